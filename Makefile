@@ -1,0 +1,113 @@
+# edgeward build. One output folder ($(OUT)); `make V=1` shows the commands.
+# BPF: clang -> bpftool gen object -> bpftool gen skeleton. User space: cc.
+# Header changes rebuild their users (-MMD -MP on both sides).
+
+OUT ?= build
+BPF_CLANG ?= clang
+CC ?= cc
+BPFTOOL ?= bpftool
+ARCH := x86
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+INCLUDES := -Iinclude -I$(OUT)
+BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+	-Iinclude -Ivmlinux -Ibpf -MMD -MP
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -MMD -MP $(INCLUDES) \
+	$(shell pkg-config --cflags json-c 2>/dev/null)
+LDLIBS := -lbpf -lelf -lz -lcap -ljson-c -lpcap
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
+# Library code: everything but the command entry point, shared with the tests.
+LIB_OBJS := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+BPFT_SRCS := $(wildcard tests/bpf/*.c)
+
+.PHONY: all clean demo test test-unit test-bpf test-e2e test-clang bench deps vmlinux help
+
+all: $(OUT)/edgeward
+
+help:
+	@echo "make            build $(OUT)/edgeward (V=1 shows commands)"
+	@echo "make demo       install deps, build, run the namespace lab"
+	@echo "make test       install deps, build, run every test"
+	@echo "make bench      per-packet cost and comparisons"
+	@echo "make vmlinux    regenerate vmlinux/vmlinux.h from this kernel (by hand)"
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(OUT) $(OUT)/user $(OUT)/bpf $(OUT)/tests:
+	$(Q)mkdir -p $@
+
+# --- BPF -------------------------------------------------------------------
+$(OUT)/bpf/edgeward.bpf.o: bpf/edgeward.bpf.c | $(OUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+$(OUT)/edgeward.bpf.o: $(OUT)/bpf/edgeward.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(OUT)/edgeward.skel.h: $(OUT)/edgeward.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name edgeward_bpf > $@
+
+# --- user space ------------------------------------------------------------
+$(USER_OBJS): $(OUT)/edgeward.skel.h
+
+$(OUT)/user/%.o: user/%.c | $(OUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/edgeward: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# --- tests -----------------------------------------------------------------
+$(OUT)/tests/%.o: tests/%.c $(OUT)/edgeward.skel.h
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -Iuser -c $< -o $@
+
+$(OUT)/tests/unit_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(UNIT_SRCS)) $(OUT)/tests/lib/runner.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/tests/bpf_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(BPFT_SRCS)) $(OUT)/tests/lib/runner.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+tests-build: $(OUT)/edgeward $(OUT)/tests/unit_tests $(OUT)/tests/bpf_tests
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests-build
+	$(Q)OUT=$(OUT) tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OUT=$(OUT) scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory tests-build
+	$(Q)OUT=$(OUT) scripts/bench.sh
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+clean:
+	rm -rf $(OUT) build-*
+
+-include $(wildcard $(OUT)/bpf/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d)

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * edgeward's data path, top to bottom. XDP ingress parses each frame, looks
+ * up its flow, decides a verdict (cached on the flow until the rules change)
+ * and leaves through ew_xdp_exit(), which counts it. TC egress accounts the
+ * server's side of each known flow and never drops. Every packet is counted
+ * exactly once per hook; anything that cannot be parsed passes, counted with
+ * its reason.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "edgeward/abi.h"
+#include "lib/compat.h"
+#include "lib/maps.h"
+#include "lib/clock.h"
+#include "lib/parse.h"
+#include "lib/stats.h"
+#include "lib/prefix.h"
+#include "lib/flow.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader per attached instance: drops become counted would-drops. */
+const volatile __u8 ew_monitor = 0;
+
+struct ew_verdict {
+	__u8 reason; /* enum ew_reason */
+	__u8 action; /* enum ew_action */
+};
+
+static __always_inline __u32 ew_rule_gen(void)
+{
+	__u32 zero = 0;
+	struct ew_config *cfg = bpf_map_lookup_elem(&ew_config, &zero);
+
+	/* gen 0 never matches a flow's cached gen: flows are decided afresh. */
+	return cfg ? cfg->gen : 0;
+}
+
+/* Source-prefix decision for a packet whose addresses are known. */
+static __always_inline struct ew_verdict ew_decide_prefix(const struct ew_pkt *p, int reason)
+{
+	struct ew_verdict v = { .reason = reason, .action = EW_A_PASS };
+	__u8 a = ew_prefix_lookup(p);
+
+	if (a == EW_A_PASS)
+		return v;
+	v.reason = EW_R_PREFIX;
+	v.action = (a == EW_A_DROP && ew_monitor) ? EW_A_WOULD_DROP : a;
+	return v;
+}
+
+/* The one exit of the XDP program: count, then drop or pass. */
+static __always_inline int ew_xdp_exit(const struct ew_pkt *p, struct ew_verdict v)
+{
+	ew_count_pkt(EW_HOOK_XDP, v.reason, v.action, p->len);
+	return v.action == EW_A_DROP ? XDP_DROP : XDP_PASS;
+}
+
+SEC("xdp")
+int ew_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ew_pkt pkt = {};
+	struct ew_verdict v = { .action = EW_A_PASS };
+	struct ew_flow_key key;
+	struct ew_flow *f;
+	__u32 gen;
+	int r;
+
+	/* 1. Parse. Frames without addresses pass, counted by reason. */
+	r = ew_parse(&pkt, data, data_end);
+	v.reason = r;
+	if (!ew_parse_has_addrs(r))
+		return ew_xdp_exit(&pkt, v);
+
+	/* 2. Portless packets (fragments, ICMP...): prefix decision only. */
+	if (r != EW_R_NONE)
+		return ew_xdp_exit(&pkt, ew_decide_prefix(&pkt, r));
+
+	/* 3. Known flow decided under the current rules: its cached verdict. */
+	gen = ew_rule_gen();
+	ew_flow_key(&key, &pkt, EW_DIR_C2S);
+	f = bpf_map_lookup_elem(&ew_flows, &key);
+	if (f && f->gen == gen && gen) {
+		v.reason = f->reason;
+		v.action = f->verdict;
+		ew_flow_account(f, &pkt, EW_DIR_C2S, ew_now_coarse());
+		return ew_xdp_exit(&pkt, v);
+	}
+
+	/* 4. New flow or changed rules: decide from the source prefix. */
+	v = ew_decide_prefix(&pkt, EW_R_NONE);
+	if (v.action == EW_A_DROP && !f)
+		return ew_xdp_exit(&pkt, v); /* no state for dropped sources */
+
+	/* 5. Record the decision on the flow. */
+	if (!f)
+		f = ew_flow_get_or_create(&key);
+	if (!f) {
+		if (v.reason == EW_R_NONE)
+			v.reason = EW_R_FLOW_FULL;
+		return ew_xdp_exit(&pkt, v);
+	}
+	f->gen = gen;
+	f->reason = v.reason;
+	f->verdict = v.action;
+	ew_flow_account(f, &pkt, EW_DIR_C2S, ew_now_coarse());
+	return ew_xdp_exit(&pkt, v);
+}
+
+/* The one exit of the TC program: count, always pass. */
+static __always_inline int ew_tc_exit(const struct ew_pkt *p, struct ew_verdict v)
+{
+	ew_count_pkt(EW_HOOK_TC, v.reason, v.action, p->len);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int ew_tc_egress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ew_pkt pkt = {};
+	struct ew_verdict v = { .action = EW_A_PASS };
+	struct ew_flow_key key;
+	struct ew_flow *f;
+	int r;
+
+	r = ew_parse(&pkt, data, data_end);
+	pkt.len = skb->len;
+	v.reason = r;
+	if (r != EW_R_NONE)
+		return ew_tc_exit(&pkt, v);
+
+	ew_flow_key(&key, &pkt, EW_DIR_S2C);
+	f = bpf_map_lookup_elem(&ew_flows, &key);
+	if (!f) {
+		v.reason = EW_R_UNTRACKED;
+		return ew_tc_exit(&pkt, v);
+	}
+	ew_flow_account(f, &pkt, EW_DIR_S2C, ew_now_coarse());
+	return ew_tc_exit(&pkt, v);
+}

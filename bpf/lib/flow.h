@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The flow table: keys oriented client -> server on both hooks, per-CPU
+ * values, creation on XDP ingress only. BPF only.
+ */
+#ifndef EW_FLOW_H
+#define EW_FLOW_H
+
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+
+/* Key of the packet's flow; dir says which way the packet goes. */
+static __always_inline void ew_flow_key(struct ew_flow_key *k, const struct ew_pkt *p, int dir)
+{
+	if (dir == EW_DIR_C2S) {
+		__builtin_memcpy(k->saddr, p->saddr, 16);
+		__builtin_memcpy(k->daddr, p->daddr, 16);
+		k->sport = p->sport;
+		k->dport = p->dport;
+	} else {
+		__builtin_memcpy(k->saddr, p->daddr, 16);
+		__builtin_memcpy(k->daddr, p->saddr, 16);
+		k->sport = p->dport;
+		k->dport = p->sport;
+	}
+	k->proto = p->proto;
+	k->family = p->family;
+	k->pad[0] = 0;
+	k->pad[1] = 0;
+}
+
+/*
+ * This CPU's copy of the flow, created if absent. A copy another CPU created
+ * reads as zero here (gen 0), so callers treat it as undecided. NULL when the
+ * table refused the entry.
+ */
+static __always_inline struct ew_flow *ew_flow_get_or_create(const struct ew_flow_key *k)
+{
+	struct ew_flow *f = bpf_map_lookup_elem(&ew_flows, k);
+	struct ew_flow zero = {};
+
+	if (f)
+		return f;
+	if (bpf_map_update_elem(&ew_flows, k, &zero, BPF_NOEXIST) == 0)
+		ew_count_event(EW_C_FLOW_NEW);
+	else
+		ew_count_event(EW_C_FLOW_RACE);
+	return bpf_map_lookup_elem(&ew_flows, k);
+}
+
+static __always_inline void ew_flow_account(struct ew_flow *f, const struct ew_pkt *p, int dir, __u64 now)
+{
+	f->packets[dir & 1]++;
+	f->bytes[dir & 1] += p->len;
+	f->tcp_flags[dir & 1] |= p->tcp_flags;
+	if (!f->first_ns)
+		f->first_ns = now;
+	f->last_ns = now;
+}
+
+#endif

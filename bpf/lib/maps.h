@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Every map edgeward pins, in one place. BPF only. Maps are pinned by name
+ * under the pin directory (default /sys/fs/bpf/edgeward) and shared by every
+ * attached interface; layouts come from include/edgeward/abi.h.
+ */
+#ifndef EW_MAPS_H
+#define EW_MAPS_H
+
+#include "edgeward/abi.h"
+
+/* Packets and bytes per (hook, reason, action); index EW_STAT_IDX(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EW_STATS_MAX);
+	__type(key, __u32);
+	__type(value, struct ew_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_stats SEC(".maps");
+
+/* Event counters indexed by enum ew_counter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EW_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_counters SEC(".maps");
+
+/* One entry: ABI version and the rule generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ew_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_config SEC(".maps");
+
+/* IPv4 source block list, longest prefix wins. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 21);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ew_pfx4_key);
+	__type(value, struct ew_pfx_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_pfx4 SEC(".maps");
+
+/* IPv6 source block list, longest prefix wins. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 19);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ew_pfx6_key);
+	__type(value, struct ew_pfx_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_pfx6 SEC(".maps");
+
+/* Flow table, client -> server key, per-CPU counters; LRU bounds memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct ew_flow_key);
+	__type(value, struct ew_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_flows SEC(".maps");
+
+/* Attached interfaces by ifindex; written by the CLI, never by the data path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct ew_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_ifaces SEC(".maps");
+
+#endif

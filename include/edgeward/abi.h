@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * edgeward ABI: map keys and values, reasons, actions and counters shared by
+ * the BPF programs and user space. Used by BPF and user space; the only header
+ * both sides include. Fixed-width fields, explicit padding, byte order in the
+ * type, and a size assertion per struct. Bump EW_ABI_VERSION on any change to
+ * a pinned map's layout; the CLI refuses pins of another version.
+ */
+#ifndef EDGEWARD_ABI_H
+#define EDGEWARD_ABI_H
+
+#ifdef __BPF__
+/* vmlinux.h provides __u8.. __u64, __be16, __be32 */
+#else
+#include <linux/types.h>
+#endif
+
+#define EW_ABI_VERSION 1
+
+#define EW_LABEL_LEN 32
+#define EW_IFNAME_LEN 16
+
+/* Hooks: where a packet was counted. */
+enum ew_hook {
+	EW_HOOK_XDP = 0, /* ingress, client -> server */
+	EW_HOOK_TC = 1,	 /* egress, server -> client */
+	EW_HOOK_MAX = 2,
+};
+
+/* Why a packet got its verdict: exactly one per packet per hook. */
+enum ew_reason {
+	EW_R_NONE = 0,	     /* parsed and tracked, nothing matched */
+	EW_R_NOT_IP,	     /* ethertype is neither IPv4 nor IPv6 */
+	EW_R_TRUNC_ETH,	     /* shorter than an Ethernet header */
+	EW_R_TRUNC_VLAN,     /* VLAN tag cut short */
+	EW_R_VLAN_DEPTH,     /* more than two VLAN tags */
+	EW_R_TRUNC_IP4,	     /* IPv4 header cut short */
+	EW_R_BAD_IP4,	     /* IPv4 version or IHL invalid */
+	EW_R_TRUNC_IP6,	     /* IPv6 header or extension header cut short */
+	EW_R_IP6_EXT,	     /* IPv6 extension chain longer than we walk */
+	EW_R_FRAGMENT,	     /* non-first fragment: no transport header */
+	EW_R_TRUNC_L4,	     /* TCP/UDP header cut short or bad TCP offset */
+	EW_R_NO_L4,	     /* IP protocol without ports (ICMP, ...) */
+	EW_R_PREFIX,	     /* source matched a block-list entry */
+	EW_R_FLOW_FULL,	     /* flow entry could not be created */
+	EW_R_UNTRACKED,	     /* egress packet of no known flow */
+	EW_REASON_MAX = 32,
+};
+
+/* What was done. ALLOW passes and wins over everything else. */
+enum ew_action {
+	EW_A_PASS = 0,
+	EW_A_FLAG = 1,	     /* passed, counted and marked */
+	EW_A_ALLOW = 2,	     /* passed because an allow entry matched */
+	EW_A_WOULD_DROP = 3, /* a drop in monitor mode: passed */
+	EW_A_DROP = 4,
+	EW_ACTION_MAX = 5,
+};
+
+/* ew_stats is indexed by this: one slot per (hook, reason, action). */
+#define EW_STAT_IDX(hook, reason, action) \
+	(((hook) * EW_REASON_MAX + (reason)) * EW_ACTION_MAX + (action))
+#define EW_STATS_MAX (EW_HOOK_MAX * EW_REASON_MAX * EW_ACTION_MAX)
+
+/* Event counters, indexed by enum ew_counter in ew_counters. */
+enum ew_counter {
+	EW_C_FLOW_NEW = 0,   /* flow entries created */
+	EW_C_FLOW_RACE,	     /* create lost to another CPU: entry reused */
+	EW_C_PFX_LOOKUP,     /* prefix lookups done (new flows, untracked) */
+	EW_COUNTER_MAX = 16,
+};
+
+/* ew_stats value, per CPU. */
+struct ew_ctr {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* ew_config[0]: written by the CLI, read by the data path. */
+struct ew_config {
+	__u32 abi_version; /* EW_ABI_VERSION of the pins */
+	__u32 gen;	   /* bumped on every rule change; flows re-evaluate */
+	__u64 flags;	   /* reserved */
+};
+
+/* ew_pfx4 key: LPM trie key, prefix length then address. */
+struct ew_pfx4_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+/* ew_pfx6 key. */
+struct ew_pfx6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* ew_pfx4 / ew_pfx6 value: one block-list entry. */
+struct ew_pfx_val {
+	__u8 action; /* enum ew_action: EW_A_DROP, EW_A_FLAG or EW_A_ALLOW */
+	__u8 pad[7];
+	__u64 hits;  /* packets that looked this entry up and matched */
+	char label[EW_LABEL_LEN];
+};
+
+/*
+ * ew_flows key, oriented client -> server whatever the hook: on TC egress the
+ * addresses and ports are swapped. IPv4 is stored IPv4-mapped (::ffff:a.b.c.d).
+ */
+struct ew_flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family; /* 4 or 6 */
+	__u8 pad[2];
+};
+
+/* Direction index into the per-flow arrays. */
+enum ew_dir {
+	EW_DIR_C2S = 0, /* client -> server, seen on XDP */
+	EW_DIR_S2C = 1, /* server -> client, seen on TC egress */
+};
+
+/*
+ * ew_flows value, per CPU: each CPU counts its own packets; readers sum
+ * packets and bytes, take min(first_ns) and max(last_ns) over non-zero copies
+ * and OR the flags.
+ */
+struct ew_flow {
+	__u64 packets[2];
+	__u64 bytes[2];
+	__u64 first_ns; /* monotonic clock (CLOCK_MONOTONIC) */
+	__u64 last_ns;
+	__u32 gen;	/* ew_config.gen when verdict was decided */
+	__u8 verdict;	/* enum ew_action cached for the flow */
+	__u8 reason;	/* enum ew_reason behind verdict */
+	__u8 tcp_flags[2]; /* TCP flags seen, per direction */
+	__u32 pad[2];
+};
+
+/* ew_ifaces: interfaces edgeward is attached to, written by the CLI only. */
+struct ew_iface {
+	char name[EW_IFNAME_LEN];
+	__u64 attached_ns;    /* CLOCK_REALTIME of the first attach */
+	__u8 xdp_mode;	      /* 1 native, 2 generic */
+	__u8 monitor;	      /* drops are counted as would-drop */
+	__u8 clsact_created;  /* edgeward created the clsact qdisc */
+	__u8 pad[5];
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct ew_ctr) == 16, "ew_ctr size");
+_Static_assert(sizeof(struct ew_config) == 16, "ew_config size");
+_Static_assert(sizeof(struct ew_pfx4_key) == 8, "ew_pfx4_key size");
+_Static_assert(sizeof(struct ew_pfx6_key) == 20, "ew_pfx6_key size");
+_Static_assert(sizeof(struct ew_pfx_val) == 48, "ew_pfx_val size");
+_Static_assert(sizeof(struct ew_flow_key) == 40, "ew_flow_key size");
+_Static_assert(sizeof(struct ew_flow) == 64, "ew_flow size");
+_Static_assert(sizeof(struct ew_iface) == 32, "ew_iface size");
+#endif
+
+#endif /* EDGEWARD_ABI_H */

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Idempotent installer of the Debian 12 packages edgeward needs to build, test and demo.
+# Installs only what is missing; safe to run repeatedly. Needs root.
+set -euo pipefail
+
+PKGS=(
+	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev
+	libpcap-dev libjson-c-dev pkg-config
+	clang-16 clang-19
+	iproute2 curl python3 openssl xdp-tools nftables ipset iptables
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

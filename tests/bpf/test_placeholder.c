@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "lib/test.h"
+#include "edgeward.h"
+

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Messages, names of ABI enums, common options and JSON printing. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include "edgeward.h"
+
+struct ew_global ew_g = { .pin_dir = EW_DEFAULT_PIN_DIR };
+
+static void vmsg(const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "edgeward%s%s: %s", ew_g.cmd ? " " : "", ew_g.cmd ? ew_g.cmd : "", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void ew_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("error: ", fmt, ap);
+	va_end(ap);
+}
+
+void ew_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void ew_json_print(json_object *o)
+{
+	int flags = ew_g.pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
+
+	puts(json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static const char *const reason_names[EW_REASON_MAX] = {
+	[EW_R_NONE] = "none",
+	[EW_R_NOT_IP] = "not_ip",
+	[EW_R_TRUNC_ETH] = "trunc_eth",
+	[EW_R_TRUNC_VLAN] = "trunc_vlan",
+	[EW_R_VLAN_DEPTH] = "vlan_depth",
+	[EW_R_TRUNC_IP4] = "trunc_ip4",
+	[EW_R_BAD_IP4] = "bad_ip4",
+	[EW_R_TRUNC_IP6] = "trunc_ip6",
+	[EW_R_IP6_EXT] = "ip6_ext_chain",
+	[EW_R_FRAGMENT] = "fragment",
+	[EW_R_TRUNC_L4] = "trunc_l4",
+	[EW_R_NO_L4] = "no_ports",
+	[EW_R_PREFIX] = "prefix",
+	[EW_R_FLOW_FULL] = "flow_table_full",
+	[EW_R_UNTRACKED] = "untracked",
+};
+
+const char *ew_reason_name(unsigned int r)
+{
+	if (r < EW_REASON_MAX && reason_names[r])
+		return reason_names[r];
+	return "unknown";
+}
+
+static const char *const action_names[EW_ACTION_MAX] = {
+	[EW_A_PASS] = "pass", [EW_A_FLAG] = "flag", [EW_A_ALLOW] = "allow",
+	[EW_A_WOULD_DROP] = "would_drop", [EW_A_DROP] = "drop",
+};
+
+const char *ew_action_name(unsigned int a)
+{
+	return a < EW_ACTION_MAX ? action_names[a] : "unknown";
+}
+
+int ew_action_parse(const char *s)
+{
+	if (!strcmp(s, "drop"))
+		return EW_A_DROP;
+	if (!strcmp(s, "flag"))
+		return EW_A_FLAG;
+	if (!strcmp(s, "allow"))
+		return EW_A_ALLOW;
+	return -1;
+}
+
+const char *ew_hook_name(unsigned int h)
+{
+	return h == EW_HOOK_XDP ? "xdp" : h == EW_HOOK_TC ? "tc" : "unknown";
+}
+
+void ew_fmt_addr(char *buf, size_t len, const uint8_t addr[16], int family)
+{
+	if (family == 4)
+		inet_ntop(AF_INET, addr + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, addr, buf, len);
+}
+
+int ew_common_opt(int c, const char *usage)
+{
+	switch (c) {
+	case 'j':
+		ew_g.json = true;
+		return 1;
+	case 'p':
+		ew_g.json = true;
+		ew_g.pretty = true;
+		return 1;
+	case 'P':
+		ew_g.pin_dir = optarg;
+		return 1;
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	}
+	return 0;
+}
+
+void ew_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+	fputs(usage, stderr);
+	exit(2);
+}
