@@ -13,7 +13,7 @@
 
 /* Every map edgeward pins (bpf/lib/maps.h). */
 const char *const ew_pinned_maps[] = {
-	"ew_stats", "ew_counters", "ew_config", "ew_pfx4", "ew_pfx6", "ew_flows", "ew_ifaces", NULL,
+	"ew_stats", "ew_counters", "ew_config", "ew_pfx4", "ew_pfx6", "ew_flows", "ew_conns", "ew_ifaces", NULL,
 };
 
 static bool is_bpffs(const char *path)

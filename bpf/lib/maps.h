@@ -65,6 +65,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_flows SEC(".maps");
 
+/* Per-connection evidence (fingerprints, timings, reasons), shared by CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct ew_flow_key);
+	__type(value, struct ew_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_conns SEC(".maps");
+
 /* Attached interfaces by ifindex; written by the CLI, never by the data path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

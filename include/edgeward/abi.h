@@ -140,6 +140,55 @@ struct ew_flow {
 	__u32 pad[2];
 };
 
+
+/*
+ * Evidence bits a flow collects (enum ew_evidence): detectors set them on
+ * ew_conn.reasons; `edgeward policy` maps each to an action.
+ */
+enum ew_evidence {
+	EW_E_FP_RULE = 1u << 0,	       /* a fingerprint rule matched (ja4/ja3/tcp/os) */
+	EW_E_RELAY_RTT = 1u << 1,      /* TLS round trip far above TCP round trip */
+	EW_E_TUNNEL_MSS = 1u << 2,     /* MSS of a known encapsulation */
+	EW_E_STACK_MISMATCH = 1u << 3, /* TLS client family vs TCP stack disagree */
+	EW_E_CONN_RATE = 1u << 4,      /* source prefix opens connections too fast */
+	EW_E_FANOUT = 1u << 5,	       /* fingerprint seen from too many sources */
+};
+
+/* TLS ClientHello fingerprint of a connection (filled by bpf/lib/tls.h). */
+struct ew_tls_fp {
+	char ja4[40];  /* "t13d1516h2_8daaf6152771_e5627efa2ab1", NUL-terminated */
+	char ja3[33];  /* lowercase hex MD5, NUL-terminated */
+	char sni[65];  /* server_name, up to 64 bytes, NUL-terminated */
+	char alpn[16]; /* first ALPN protocol, NUL-terminated */
+	__u16 versions[8]; /* offered supported_versions, GREASE removed, 0-terminated */
+	__u8 state;    /* enum ew_tls_state, owned by tls.h */
+	__u8 pad[7];
+};
+
+/* TCP SYN fingerprint of a connection (filled by bpf/lib/tcpsig.h). */
+struct ew_tcp_fp {
+	__u8 reserved[64];
+};
+
+/* Timestamps of a connection's handshakes, monotonic ns (ew_now()). */
+struct ew_timing {
+	__u8 reserved[48];
+};
+
+/*
+ * ew_conns value: what edgeward learnt about one connection, written only on
+ * the packets that carry it (SYN, handshake, first data), never mid-flow.
+ * Shared by all CPUs; key is the flow's struct ew_flow_key.
+ */
+struct ew_conn {
+	struct ew_tls_fp tls;
+	struct ew_tcp_fp tcp;
+	struct ew_timing t;
+	__u32 reasons; /* enum ew_evidence bits */
+	__u8 verdict;  /* enum ew_action decided from this evidence */
+	__u8 pad[3];
+};
+
 /* ew_ifaces: interfaces edgeward is attached to, written by the CLI only. */
 struct ew_iface {
 	char name[EW_IFNAME_LEN];
@@ -159,6 +208,8 @@ _Static_assert(sizeof(struct ew_pfx_val) == 48, "ew_pfx_val size");
 _Static_assert(sizeof(struct ew_flow_key) == 40, "ew_flow_key size");
 _Static_assert(sizeof(struct ew_flow) == 64, "ew_flow size");
 _Static_assert(sizeof(struct ew_iface) == 32, "ew_iface size");
+_Static_assert(sizeof(struct ew_tls_fp) == 200, "ew_tls_fp size");
+_Static_assert(sizeof(struct ew_conn) % 8 == 0, "ew_conn size");
 #endif
 
 #endif /* EDGEWARD_ABI_H */
