@@ -162,7 +162,7 @@ struct ew_tls_fp {
 	char alpn[16]; /* first ALPN protocol, NUL-terminated */
 	__u16 versions[8]; /* offered supported_versions, GREASE removed, 0-terminated */
 	__u8 state;    /* enum ew_tls_state, owned by tls.h */
-	__u8 pad[7];
+	__u8 pad[5];
 };
 
 /* TCP SYN fingerprint of a connection (filled by bpf/lib/tcpsig.h). */
@@ -208,7 +208,7 @@ _Static_assert(sizeof(struct ew_pfx_val) == 48, "ew_pfx_val size");
 _Static_assert(sizeof(struct ew_flow_key) == 40, "ew_flow_key size");
 _Static_assert(sizeof(struct ew_flow) == 64, "ew_flow size");
 _Static_assert(sizeof(struct ew_iface) == 32, "ew_iface size");
-_Static_assert(sizeof(struct ew_tls_fp) == 200, "ew_tls_fp size");
+_Static_assert(sizeof(struct ew_tls_fp) == 176, "ew_tls_fp size");
 _Static_assert(sizeof(struct ew_conn) % 8 == 0, "ew_conn size");
 #endif
 
