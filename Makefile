@@ -82,11 +82,13 @@ $(OUT)/tests/%.o: tests/%.c $(OUT)/edgeward.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Iuser -c $< -o $@
 
-$(OUT)/tests/unit_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(UNIT_SRCS)) $(OUT)/tests/lib/runner.o $(LIB_OBJS)
+$(OUT)/tests/unit_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(UNIT_SRCS)) $(OUT)/tests/lib/runner.o \
+		$(OUT)/tests/lib/pkt.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/bpf_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(BPFT_SRCS)) $(OUT)/tests/lib/runner.o $(LIB_OBJS)
+$(OUT)/tests/bpf_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(BPFT_SRCS)) $(OUT)/tests/lib/runner.o \
+		$(OUT)/tests/lib/pkt.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
