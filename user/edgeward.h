@@ -101,6 +101,73 @@ long ew_flows_read(int fd, struct ew_flow_row **rows);
 /* Sum per-CPU copies of one flow. */
 void ew_flow_sum(struct ew_flow *out, const void *percpu, int ncpus, size_t stride);
 
+/* --- counters.c: every exported counter, one source per map --------------- */
+#define EW_LABELS_MAX 3
+#define EW_VALUES_MAX 2
+enum ew_json_style {
+	EW_JSON_ROWS,	    /* array of {labels..., values...} */
+	EW_JSON_MAP_LABEL,  /* object: first label -> first value */
+	EW_JSON_MAP_VALUES, /* object: value name -> value */
+};
+/* A kind of row: its JSON key, label and value names, Prometheus metrics. */
+struct ew_group {
+	const char *json;
+	enum ew_json_style style;
+	const char *labels[EW_LABELS_MAX];
+	const char *values[EW_VALUES_MAX];
+	const char *metrics[EW_VALUES_MAX];
+	const char *types[EW_VALUES_MAX]; /* "counter" or "gauge" */
+	const char *help[EW_VALUES_MAX];
+};
+struct ew_row {
+	const struct ew_group *g;
+	char lv[EW_LABELS_MAX][64];
+	uint64_t v[EW_VALUES_MAX];
+	uint64_t *pc; /* per CPU, [cpu * EW_VALUES_MAX + i]; NULL unless asked */
+};
+struct ew_counters {
+	struct ew_row *rows; /* rows of one group are contiguous */
+	size_t n, cap;
+	int ncpus;
+	bool per_cpu;
+	uint64_t flows_created;
+};
+/* Read every source; -1 (after a message) if one fails. */
+int ew_counters_read(struct ew_counters *c, bool per_cpu);
+void ew_counters_free(struct ew_counters *c);
+json_object *ew_counters_json(const struct ew_counters *c);
+void ew_counters_table(const struct ew_counters *c, FILE *f);
+void ew_counters_prometheus(const struct ew_counters *c, FILE *f);
+
+/* --- replay.c: the data path over a capture, with private maps ------------- */
+#define EW_REPLAY_FRAME_MAX (65535 + 14) /* one frame as given to the data path */
+struct ew_replay;
+struct ew_replay_flow {
+	struct ew_flow_key key;	 /* client -> server */
+	uint64_t packets[2];	 /* as captured, by enum ew_dir */
+	uint64_t bytes[2];
+	bool by_syn;		 /* direction known from a SYN, not guessed */
+	bool dropped;		 /* XDP dropped one of its packets */
+	uint8_t drop_reason;	 /* enum ew_reason of that drop */
+	bool has_flow, has_conn; /* entries found in ew_flows / ew_conns */
+	uint8_t verdict, reason; /* enum ew_action, ew_reason: the flow's answer */
+	struct ew_flow flow;	 /* summed over CPUs */
+	struct ew_conn conn;
+};
+/* Load the data path with private (unpinned) maps and ew_replay set. */
+struct ew_replay *ew_replay_new(bool monitor);
+void ew_replay_free(struct ew_replay *r);
+/* A private map's fd by name, to load rules before the run; -1 if none. */
+int ew_replay_map_fd(struct ew_replay *r, const char *name);
+/* Run one Ethernet frame captured at ts_ns. 0, or -1 with errno. */
+int ew_replay_frame(struct ew_replay *r, const uint8_t *frame, uint32_t len, uint64_t ts_ns);
+bool ew_replay_linktype_ok(int dlt);
+/* Run every packet of a pcap/pcapng file; errors name the file and packet. */
+int ew_replay_file(struct ew_replay *r, const char *path);
+/* The flows in order of first packet, with the maps' answers filled in. */
+size_t ew_replay_flows(struct ew_replay *r, struct ew_replay_flow **flows);
+void ew_replay_counts(struct ew_replay *r, uint64_t *packets, uint64_t *not_flow, uint64_t *clipped);
+
 /* --- commands ---------------------------------------------------------------- */
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
