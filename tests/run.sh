@@ -22,6 +22,7 @@ run() { # name, command...
 
 run unit "$OUT/tests/unit_tests"
 run bpf "$OUT/tests/bpf_tests"
+run kernel-6.1 bash scripts/test-kernels.sh
 for t in tests/clang/*.sh tests/e2e/*.sh; do
 	[ -e "$t" ] || continue
 	run "$(basename "$t" .sh)" bash "$t"
