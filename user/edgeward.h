@@ -27,10 +27,19 @@ void ew_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ew_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a JSON value on stdout (pretty with -p) and free it. */
 void ew_json_print(json_object *o);
+/* A fixed-size NUL-padded string as JSON, null when empty. */
+json_object *ew_json_strn(const char *s, size_t max);
+/* A member of o as text for tables, "-" when absent or null. */
+const char *ew_json_field(json_object *o, const char *name);
+
 const char *ew_reason_name(unsigned int r);
 const char *ew_action_name(unsigned int a);
 int ew_action_parse(const char *s); /* drop|flag|allow -> EW_A_*, -1 if bad */
 const char *ew_hook_name(unsigned int h);
+/* Name of enum ew_evidence bit number `bit` (NULL past the last); its inverse, -1 if unknown. */
+const char *ew_evidence_name(unsigned int bit);
+int ew_evidence_parse(const char *s);
+
 void ew_fmt_addr(char *buf, size_t len, const uint8_t addr[16], int family);
 
 /* --- options: common long options and a per-command usage ---------------- */

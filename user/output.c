@@ -41,6 +41,22 @@ void ew_json_print(json_object *o)
 	json_object_put(o);
 }
 
+json_object *ew_json_strn(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	return n ? json_object_new_string_len(s, n) : NULL;
+}
+
+const char *ew_json_field(json_object *o, const char *name)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, name, &v) || !v)
+		return "-";
+	return json_object_get_string(v);
+}
+
 static const char *const reason_names[EW_REASON_MAX] = {
 	[EW_R_NONE] = "none",
 	[EW_R_NOT_IP] = "not_ip",
@@ -84,6 +100,24 @@ int ew_action_parse(const char *s)
 		return EW_A_FLAG;
 	if (!strcmp(s, "allow"))
 		return EW_A_ALLOW;
+	return -1;
+}
+
+/* Names of enum ew_evidence bits, by bit number. */
+static const char *const evidence_names[] = {
+	"fp_rule", "relay_rtt", "tunnel_mss", "stack_mismatch", "conn_rate", "fanout",
+};
+
+const char *ew_evidence_name(unsigned int bit)
+{
+	return bit < sizeof(evidence_names) / sizeof(evidence_names[0]) ? evidence_names[bit] : NULL;
+}
+
+int ew_evidence_parse(const char *s)
+{
+	for (unsigned int i = 0; i < sizeof(evidence_names) / sizeof(evidence_names[0]); i++)
+		if (!strcmp(s, evidence_names[i]))
+			return i;
 	return -1;
 }
 
