@@ -8,6 +8,7 @@ PKGS=(
 	libpcap-dev libjson-c-dev pkg-config
 	clang-16 clang-19
 	iproute2 curl python3 openssl xdp-tools nftables ipset iptables
+	libcap2-bin util-linux coreutils
 )
 
 missing=()
