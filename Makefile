@@ -88,7 +88,7 @@ $(OUT)/tests/unit_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(UNIT_SRCS)) $(O
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/tests/bpf_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(BPFT_SRCS)) $(OUT)/tests/lib/runner.o \
-		$(OUT)/tests/lib/pkt.o $(LIB_OBJS)
+		$(OUT)/tests/lib/pkt.o $(OUT)/tests/lib/bpfrun.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -84,21 +84,6 @@ fail:
 	return NULL;
 }
 
-static int config_init(int cfg_fd)
-{
-	struct ew_config cfg = {};
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
-		return -1;
-	if (!cfg.abi_version)
-		cfg.abi_version = EW_ABI_VERSION;
-	cfg.gen++;
-	if (!cfg.gen)
-		cfg.gen = 1;
-	return bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY);
-}
-
 int ew_attach(const char *ifname, const struct ew_attach_opts *o)
 {
 	struct edgeward_bpf *skel = NULL;
@@ -156,7 +141,7 @@ int ew_attach(const char *ifname, const struct ew_attach_opts *o)
 		ifaces_fd = bpf_map__fd(skel->maps.ew_ifaces);
 	}
 	ifaces_fd = dup(ifaces_fd);
-	if (config_init(bpf_map__fd(skel->maps.ew_config))) {
+	if (ew_config_bump(bpf_map__fd(skel->maps.ew_config))) {
 		ew_err("writing ew_config: %s", strerror(errno));
 		goto out;
 	}

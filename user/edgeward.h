@@ -85,6 +85,8 @@ int ew_map_open(const char *name);
 int ew_abi_check(void);
 /* Bump ew_config.gen so flows re-decide under the new rules. */
 int ew_rules_changed(void);
+/* The same on an open ew_config fd; also sets the ABI version of fresh maps. */
+int ew_config_bump(int cfg_fd);
 /* Remove every pin edgeward creates and the pin dir. */
 int ew_pins_remove(void);
 extern const char *const ew_pinned_maps[];

@@ -13,7 +13,9 @@
 
 /* Every map edgeward pins (bpf/lib/maps.h). */
 const char *const ew_pinned_maps[] = {
-	"ew_stats", "ew_counters", "ew_config", "ew_pfx4", "ew_pfx6", "ew_flows", "ew_conns", "ew_ifaces", NULL,
+	"ew_stats", "ew_counters", "ew_config", "ew_pfx4", "ew_pfx6", "ew_flows", "ew_conns", "ew_ifaces",
+	"ew_fd_state", "ew_fd4_24", "ew_fd4_32", "ew_fd6_l1", "ew_fd6", "ew_fd_cls", "ew_fd_hits", "ew_feeds",
+	NULL,
 };
 
 static bool is_bpffs(const char *path)
@@ -106,20 +108,28 @@ int ew_abi_check(void)
 	return ret;
 }
 
-int ew_rules_changed(void)
+int ew_config_bump(int cfg_fd)
 {
 	struct ew_config cfg = {};
 	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
+		return -1;
+	if (!cfg.abi_version)
+		cfg.abi_version = EW_ABI_VERSION;
+	cfg.gen++;
+	if (!cfg.gen)
+		cfg.gen = 1;
+	return bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY);
+}
+
+int ew_rules_changed(void)
+{
 	int fd = ew_map_open("ew_config");
 
 	if (fd < 0)
 		return -1;
-	if (bpf_map_lookup_elem(fd, &zero, &cfg) == 0) {
-		cfg.gen++;
-		if (!cfg.gen)
-			cfg.gen = 1;
-		bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY);
-	}
+	ew_config_bump(fd);
 	close(fd);
 	return 0;
 }

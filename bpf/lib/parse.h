@@ -31,7 +31,7 @@ struct ew_cursor {
 	void *end;
 };
 
-#define EW_MAPPED_PREFIX 0xffff0000 /* ::ffff:0:0/96, third word, host order */
+#define EW_MAPPED_PREFIX 0x0000ffff /* ::ffff:0:0/96, third word, host order */
 
 static __always_inline int ew_parse_eth(struct ew_cursor *c, __u16 *proto)
 {
@@ -140,8 +140,21 @@ static __always_inline int ew_parse_ip6(struct ew_cursor *c, struct ew_pkt *p)
 			p->proto = next;
 			return EW_R_NONE;
 		}
+		/* A header that ends past the frame is cut short, not its successor. */
+		if (c->pos > c->end)
+			return EW_R_TRUNC_IP6;
 	}
-	return EW_R_IP6_EXT;
+	/* EW_IP6_EXT_MAX headers walked: too long only if yet another follows. */
+	switch (next) {
+	case NEXTHDR_HOP:
+	case NEXTHDR_ROUTING:
+	case NEXTHDR_DEST:
+	case NEXTHDR_AUTH:
+	case NEXTHDR_FRAGMENT:
+		return EW_R_IP6_EXT;
+	}
+	p->proto = next;
+	return EW_R_NONE;
 }
 
 static __always_inline int ew_parse_l4(struct ew_cursor *c, struct ew_pkt *p, void *start)

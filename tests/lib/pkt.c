@@ -233,14 +233,18 @@ static void build_l4(const struct pkt_spec *s, struct wbuf *w, struct pkt_info *
 	uint8_t *h;
 
 	in->off[PKT_L_L4] = w->off;
+	if (in->proto == IPPROTO_TCP || in->proto == IPPROTO_UDP) {
+		in->sport = s->sport ? s->sport : 40000;
+		in->dport = s->dport ? s->dport : 443;
+	}
 	switch (in->proto) {
 	case IPPROTO_TCP: {
 		size_t olen = (s->tcp_opts.len + 3u) & ~3u;
 		uint16_t fl = s->tcp_flags ? s->tcp_flags : PKT_SYN;
 
 		h = put(w, NULL, 20);
-		put16(h, s->sport ? s->sport : 40000);
-		put16(h + 2, s->dport ? s->dport : 443);
+		put16(h, in->sport);
+		put16(h + 2, in->dport);
 		put32(h + 4, s->seq ? s->seq : 1);
 		put32(h + 8, s->ack);
 		h[12] = (s->tcp_doff ? s->tcp_doff : 5 + olen / 4) << 4;
@@ -255,8 +259,8 @@ static void build_l4(const struct pkt_spec *s, struct wbuf *w, struct pkt_info *
 	}
 	case IPPROTO_UDP:
 		h = put(w, NULL, 8);
-		put16(h, s->sport ? s->sport : 40000);
-		put16(h + 2, s->dport ? s->dport : 443);
+		put16(h, in->sport);
+		put16(h + 2, in->dport);
 		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:

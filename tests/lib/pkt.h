@@ -164,6 +164,7 @@ struct pkt_info {
 	int family;	       /* 4 or 6, 0 when no IP layer */
 	uint8_t proto;	       /* transport protocol written */
 	uint8_t saddr[16], daddr[16]; /* v4 in the first 4 bytes, network order */
+	uint16_t sport, dport; /* host order, as written (0 without TCP/UDP) */
 };
 
 /*

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Loading edgeward's BPF object privately and running frames through it (see bpfrun.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "edgeward.h"
+#include "edgeward.skel.h"
+#include "bpfrun.h"
+#include "pkt.h"
+
+#define BPFRUN_FLOWS_MAX 4096
+
+static int fail(const char *what, int err)
+{
+	fprintf(stderr, "bpfrun: %s: %s\n", what, strerror(-err));
+	return err;
+}
+
+/* Per-CPU value stride, as the kernel copies it. */
+static size_t pcpu_stride(size_t size)
+{
+	return (size + 7) & ~(size_t)7;
+}
+
+int bpfrun_open(struct bpfrun *r, const struct bpfrun_opts *o)
+{
+	static const struct bpfrun_opts none;
+	struct edgeward_bpf *skel;
+	struct bpf_map *m;
+	__u32 flows;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (!o)
+		o = &none;
+	if (!o->any_cpu) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(sched_getcpu(), &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			return fail("binding to one CPU", -errno);
+	}
+	r->ncpus = libbpf_num_possible_cpus();
+	if (r->ncpus <= 0)
+		return fail("counting CPUs", r->ncpus ? r->ncpus : -EINVAL);
+	skel = edgeward_bpf__open();
+	if (!skel)
+		return fail("opening the skeleton", -errno);
+	/* Private maps: live pins must never be opened, reused or created. */
+	bpf_object__for_each_map(m, skel->obj) {
+		err = bpf_map__set_pin_path(m, NULL);
+		if (err) {
+			fail("clearing a pin path", err);
+			goto out;
+		}
+	}
+	flows = o->flows_max ? o->flows_max : BPFRUN_FLOWS_MAX;
+	bpf_map__set_max_entries(skel->maps.ew_flows, flows);
+	bpf_map__set_max_entries(skel->maps.ew_conns, flows);
+	if (o->pfx_max) {
+		bpf_map__set_max_entries(skel->maps.ew_pfx4, o->pfx_max);
+		bpf_map__set_max_entries(skel->maps.ew_pfx6, o->pfx_max);
+	}
+	skel->rodata->ew_monitor = o->monitor;
+	skel->rodata->ew_replay = o->replay;
+	err = edgeward_bpf__load(skel);
+	if (err) {
+		fail("loading the BPF object (verifier log above)", err);
+		goto out;
+	}
+	r->skel = skel;
+	r->xdp_fd = bpf_program__fd(skel->progs.ew_xdp);
+	r->tc_fd = bpf_program__fd(skel->progs.ew_tc_egress);
+	r->stats_fd = bpf_map__fd(skel->maps.ew_stats);
+	r->counters_fd = bpf_map__fd(skel->maps.ew_counters);
+	r->config_fd = bpf_map__fd(skel->maps.ew_config);
+	r->pfx4_fd = bpf_map__fd(skel->maps.ew_pfx4);
+	r->pfx6_fd = bpf_map__fd(skel->maps.ew_pfx6);
+	r->flows_fd = bpf_map__fd(skel->maps.ew_flows);
+	r->conns_fd = bpf_map__fd(skel->maps.ew_conns);
+	/* As `edgeward attach` does: ABI version and a first rule generation. */
+	if (ew_config_bump(r->config_fd)) {
+		err = fail("writing ew_config", -errno);
+		bpfrun_close(r);
+		return err;
+	}
+	return 0;
+out:
+	edgeward_bpf__destroy(skel);
+	return err;
+}
+
+void bpfrun_close(struct bpfrun *r)
+{
+	edgeward_bpf__destroy(r->skel);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Delete every key of a hash or trie map (keys up to 64 bytes). */
+static int map_empty(int fd)
+{
+	__u8 key[64];
+
+	while (bpf_map_get_next_key(fd, NULL, key) == 0) {
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Zero every slot of a per-CPU array. */
+static int pcpu_array_zero(int fd, __u32 n, size_t vsize, int ncpus)
+{
+	void *zero = calloc(ncpus, pcpu_stride(vsize));
+	int err = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 i = 0; i < n && !err; i++)
+		if (bpf_map_update_elem(fd, &i, zero, BPF_ANY))
+			err = -errno;
+	free(zero);
+	return err;
+}
+
+int bpfrun_reset(struct bpfrun *r)
+{
+	int err = map_empty(r->flows_fd);
+
+	if (!err)
+		err = map_empty(r->conns_fd);
+	if (!err)
+		err = map_empty(r->pfx4_fd);
+	if (!err)
+		err = map_empty(r->pfx6_fd);
+	if (!err)
+		err = pcpu_array_zero(r->stats_fd, EW_STATS_MAX, sizeof(struct ew_ctr), r->ncpus);
+	if (!err)
+		err = pcpu_array_zero(r->counters_fd, EW_COUNTER_MAX, sizeof(__u64), r->ncpus);
+	return err ? fail("resetting maps", err) : 0;
+}
+
+static int run(int prog_fd, bool xdp, const void *frame, size_t len, __u32 repeat,
+	       __u32 *retval, __u32 *ns_per_run)
+{
+	struct __sk_buff sctx = {};
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = len, .repeat = repeat);
+
+	if (!xdp) {
+		t.ctx_in = &sctx;
+		t.ctx_size_in = sizeof(sctx);
+	}
+	if (bpf_prog_test_run_opts(prog_fd, &t))
+		return fail(xdp ? "running ew_xdp" : "running ew_tc_egress", -errno);
+	if (retval)
+		*retval = t.retval;
+	if (ns_per_run)
+		*ns_per_run = t.duration;
+	return 0;
+}
+
+int bpfrun_xdp(struct bpfrun *r, const void *frame, size_t len, __u32 *retval)
+{
+	return run(r->xdp_fd, true, frame, len, 1, retval, NULL);
+}
+
+int bpfrun_tc(struct bpfrun *r, const void *frame, size_t len, __u32 *retval)
+{
+	return run(r->tc_fd, false, frame, len, 1, retval, NULL);
+}
+
+int bpfrun_xdp_repeat(struct bpfrun *r, const void *frame, size_t len, __u32 repeat,
+		      __u32 *retval, __u32 *ns_per_run)
+{
+	return run(r->xdp_fd, true, frame, len, repeat, retval, ns_per_run);
+}
+
+int bpfrun_tc_repeat(struct bpfrun *r, const void *frame, size_t len, __u32 repeat,
+		     __u32 *retval, __u32 *ns_per_run)
+{
+	return run(r->tc_fd, false, frame, len, repeat, retval, ns_per_run);
+}
+
+int bpfrun_stats_read(struct bpfrun *r, struct bpfrun_stats *st)
+{
+	size_t cs = pcpu_stride(sizeof(struct ew_ctr)), vs = pcpu_stride(sizeof(__u64));
+	char *buf = malloc(r->ncpus * (cs > vs ? cs : vs));
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(st, 0, sizeof(*st));
+	for (__u32 i = 0; i < EW_STATS_MAX && !err; i++) {
+		if (bpf_map_lookup_elem(r->stats_fd, &i, buf)) {
+			err = fail("reading ew_stats", -errno);
+			break;
+		}
+		for (int c = 0; c < r->ncpus; c++) {
+			const struct ew_ctr *v = (const void *)(buf + c * cs);
+
+			st->stats[i].packets += v->packets;
+			st->stats[i].bytes += v->bytes;
+		}
+	}
+	for (__u32 i = 0; i < EW_COUNTER_MAX && !err; i++) {
+		if (bpf_map_lookup_elem(r->counters_fd, &i, buf)) {
+			err = fail("reading ew_counters", -errno);
+			break;
+		}
+		for (int c = 0; c < r->ncpus; c++)
+			st->counters[i] += *(const __u64 *)(buf + c * vs);
+	}
+	free(buf);
+	return err;
+}
+
+void bpfrun_flow_key(struct ew_flow_key *k, const struct pkt_info *in, bool reverse)
+{
+	__u8 s[16] = {}, d[16] = {};
+
+	if (in->family == 4) {
+		/* IPv4-mapped, as the data path stores it. */
+		s[10] = s[11] = d[10] = d[11] = 0xff;
+		memcpy(s + 12, in->saddr, 4);
+		memcpy(d + 12, in->daddr, 4);
+	} else {
+		memcpy(s, in->saddr, 16);
+		memcpy(d, in->daddr, 16);
+	}
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, reverse ? d : s, 16);
+	memcpy(k->daddr, reverse ? s : d, 16);
+	k->sport = htons(reverse ? in->dport : in->sport);
+	k->dport = htons(reverse ? in->sport : in->dport);
+	k->proto = in->proto;
+	k->family = in->family;
+}
+
+int bpfrun_flow_get(struct bpfrun *r, const struct ew_flow_key *k, struct ew_flow *out)
+{
+	size_t stride = pcpu_stride(sizeof(struct ew_flow));
+	void *buf = malloc(r->ncpus * stride);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(r->flows_fd, k, buf))
+		err = -errno;
+	else
+		ew_flow_sum(out, buf, r->ncpus, stride);
+	free(buf);
+	return err;
+}
+
+long bpfrun_flow_count(struct bpfrun *r)
+{
+	return ew_map_count(r->flows_fd);
+}
+
+/* The LPM key of a textual prefix, and the map it belongs to. */
+union pfx_key {
+	struct ew_pfx4_key k4;
+	struct ew_pfx6_key k6;
+};
+
+static int pfx_key(struct bpfrun *r, const char *prefix, union pfx_key *k, int *fd)
+{
+	struct ew_prefix p;
+	bool cleared;
+	char err[128];
+
+	if (ew_prefix_parse(prefix, &p, &cleared, err, sizeof(err))) {
+		fprintf(stderr, "bpfrun: %s\n", err);
+		return -EINVAL;
+	}
+	memset(k, 0, sizeof(*k));
+	if (p.family == 4) {
+		k->k4.prefixlen = p.len;
+		memcpy(&k->k4.addr, p.addr, 4);
+		*fd = r->pfx4_fd;
+	} else {
+		k->k6.prefixlen = p.len;
+		memcpy(k->k6.addr, p.addr, 16);
+		*fd = r->pfx6_fd;
+	}
+	return 0;
+}
+
+int bpfrun_prefix_add(struct bpfrun *r, const char *prefix, int action, const char *label)
+{
+	struct ew_pfx_val v = { .action = action };
+	union pfx_key k;
+	int fd, err = pfx_key(r, prefix, &k, &fd);
+
+	if (err)
+		return err;
+	snprintf(v.label, sizeof(v.label), "%s", label ? label : "");
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		return fail(prefix, -errno);
+	return 0;
+}
+
+int bpfrun_prefix_del(struct bpfrun *r, const char *prefix)
+{
+	union pfx_key k;
+	int fd, err = pfx_key(r, prefix, &k, &fd);
+
+	if (err)
+		return err;
+	if (bpf_map_delete_elem(fd, &k))
+		return fail(prefix, -errno);
+	return 0;
+}
+
+int bpfrun_prefix_get(struct bpfrun *r, const char *prefix, struct ew_pfx_val *out)
+{
+	union pfx_key k;
+	int fd, err = pfx_key(r, prefix, &k, &fd);
+
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(fd, &k, out))
+		return -errno;
+	return 0;
+}
+
+int bpfrun_rules_changed(struct bpfrun *r)
+{
+	if (ew_config_bump(r->config_fd))
+		return fail("bumping ew_config.gen", -errno);
+	return 0;
+}
+
+__u32 bpfrun_gen(struct bpfrun *r)
+{
+	struct ew_config cfg = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(r->config_fd, &zero, &cfg);
+	return cfg.gen;
+}
+
+void bpfrun_set_now(struct bpfrun *r, __u64 ns)
+{
+	r->skel->bss->ew_replay_now_ns = ns;
+}
