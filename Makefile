@@ -92,7 +92,27 @@ $(OUT)/tests/bpf_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(BPFT_SRCS)) $(OU
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-tests-build: $(OUT)/edgeward $(OUT)/tests/unit_tests $(OUT)/tests/bpf_tests
+# --- benchmark: tests/bench/*.bpf.c (own skeletons) and the bench binary ------
+BENCH_BPF := $(patsubst tests/bench/%.bpf.c,$(OUT)/bench/%.skel.h,$(wildcard tests/bench/*.bpf.c))
+
+$(OUT)/bench/%.bpf.o: tests/bench/%.bpf.c
+	@mkdir -p $(dir $@)
+	$(call msg,BPF,$@)
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+$(OUT)/bench/%.skel.h: $(OUT)/bench/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(OUT)/bench/bench.o: tests/bench/bench.c $(BENCH_BPF) $(OUT)/edgeward.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(OUT)/bench -Itests -Iuser -c $< -o $@
+
+$(OUT)/tests/bench: $(OUT)/bench/bench.o $(OUT)/tests/lib/pkt.o $(OUT)/tests/lib/bpfrun.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+tests-build: $(OUT)/edgeward $(OUT)/tests/unit_tests $(OUT)/tests/bpf_tests $(OUT)/tests/bench
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
@@ -112,4 +132,4 @@ vmlinux:
 clean:
 	rm -rf $(OUT) build-*
 
--include $(wildcard $(OUT)/bpf/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d)
+-include $(wildcard $(OUT)/bpf/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d $(OUT)/bench/*.d)
