@@ -19,6 +19,7 @@
 #include "lib/stats.h"
 #include "lib/prefix.h"
 #include "lib/flow.h"
+#include "lib/events.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -94,6 +95,8 @@ int ew_xdp(struct xdp_md *ctx)
 
 	/* 4. New flow or changed rules: decide from the source prefix. */
 	v = ew_decide_prefix(&pkt, EW_R_NONE);
+	if (v.action != EW_A_PASS && v.action != EW_A_ALLOW && (!f || f->verdict != v.action))
+		ew_event_emit(EW_EVT_VERDICT, EW_HOOK_XDP, &key, v.reason, v.action, 0, NULL);
 	if (v.action == EW_A_DROP && !f)
 		return ew_xdp_exit(&pkt, v); /* no state for dropped sources */
 

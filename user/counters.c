@@ -61,6 +61,16 @@ static const struct ew_group g_blocklist = {
 		  "Packets that matched a block-list prefix, by label and action." },
 };
 
+static const struct ew_group g_ring = {
+	.json = "ring",
+	.style = EW_JSON_MAP_LABEL,
+	.labels = { "outcome" },
+	.values = { "events" },
+	.metrics = { "edgeward_ring_events_total" },
+	.types = { "counter" },
+	.help = { "Events for watch: sent to the ring, lost to a full ring, suppressed by the rate limit." },
+};
+
 /* Names of enum ew_counter, as JSON keys and Prometheus event labels. */
 static const char *const counter_names[EW_COUNTER_MAX] = {
 	[EW_C_FLOW_NEW] = "flows_created",
@@ -273,6 +283,43 @@ static int src_blocklist(struct ew_counters *c)
 	return blocklist_walk(c, first, "ew_pfx6", sizeof(struct ew_pfx6_key));
 }
 
+/* ew_evstate: events sent, lost and suppressed (absent in pins without events). */
+static int src_ring(struct ew_counters *c)
+{
+	static const char *const names[] = { "sent", "lost", "suppressed" };
+	int fd = map_open_quiet("ew_evstate");
+	struct ew_evstate *pc;
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return 0;
+	pc = calloc(c->ncpus, sizeof(*pc));
+	if (!pc || bpf_map_lookup_elem(fd, &zero, pc)) {
+		free(pc);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	for (int i = 0; i < 3; i++) {
+		struct ew_row *r = row_add(c, &g_ring);
+
+		if (!r) {
+			free(pc);
+			return -1;
+		}
+		row_label(r, 0, names[i]);
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			__u64 v = i == 0 ? pc[cpu].sent : i == 1 ? pc[cpu].lost : pc[cpu].suppressed;
+
+			r->v[0] += v;
+			if (r->pc)
+				r->pc[cpu * EW_VALUES_MAX] = v;
+		}
+	}
+	free(pc);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*read)(struct ew_counters *c);
@@ -281,6 +328,7 @@ static const struct {
 	{ "ew_counters", src_events },
 	{ "ew_flows", src_flow_table },
 	{ "ew_pfx4/ew_pfx6", src_blocklist },
+	{ "ew_evstate", src_ring },
 };
 
 int ew_counters_read(struct ew_counters *c, bool per_cpu)

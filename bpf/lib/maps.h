@@ -27,6 +27,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_counters SEC(".maps");
 
+/* Events for `edgeward watch` (struct ew_event), rate-limited by ew_evstate. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 18);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_events SEC(".maps");
+
+/* Per-CPU event token bucket with sent, lost and suppressed counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ew_evstate);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_evstate SEC(".maps");
+
 /* One entry: ABI version and the rule generation. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -76,6 +76,31 @@ struct ew_ctr {
 	__u64 bytes;
 };
 
+/*
+ * Events on the ew_events ring buffer (`edgeward watch`), emitted by
+ * bpf/lib/events.h. Each CPU admits at most EW_EVENT_RATE events a second
+ * (bursts of EW_EVENT_BURST); the rest are counted as suppressed, and those
+ * the ring had no room for as lost (ew_evstate).
+ */
+#define EW_EVENT_RATE 2000
+#define EW_EVENT_BURST 500
+
+enum ew_event_type {
+	EW_EVT_HELLO = 1,   /* a ClientHello was classified: u.tls holds it */
+	EW_EVT_VERDICT = 2, /* a flow or packet got a flag/drop/would_drop verdict */
+	EW_EVT_DETECT = 3,  /* a detector set evidence bits on a connection */
+	EW_EVT_MAX,
+};
+
+/* ew_evstate value, per CPU: the event token bucket and its counters. */
+struct ew_evstate {
+	__u64 tokens_m;	  /* milli-events left in the bucket */
+	__u64 last_ns;	  /* last refill */
+	__u64 sent;	  /* events written to the ring */
+	__u64 lost;	  /* events the ring had no room for */
+	__u64 suppressed; /* events over the rate limit */
+};
+
 /* ew_config[0]: written by the CLI, read by the data path. */
 struct ew_config {
 	__u32 abi_version; /* EW_ABI_VERSION of the pins */
@@ -165,6 +190,21 @@ struct ew_tls_fp {
 	__u8 pad[5];
 };
 
+/* One record on the ew_events ring buffer. */
+struct ew_event {
+	__u64 ts_ns;		/* ew_now(): monotonic, or capture time in replay */
+	struct ew_flow_key key; /* client -> server */
+	__u8 type;		/* enum ew_event_type */
+	__u8 hook;		/* enum ew_hook */
+	__u8 reason;		/* enum ew_reason */
+	__u8 action;		/* enum ew_action */
+	__u32 evidence;		/* enum ew_evidence bits (EW_EVT_DETECT) */
+	union {
+		struct ew_tls_fp tls; /* EW_EVT_HELLO */
+		__u8 raw[176];
+	} u;
+};
+
 /* TCP SYN fingerprint of a connection (filled by bpf/lib/tcpsig.h). */
 struct ew_tcp_fp {
 	__u8 reserved[64];
@@ -201,6 +241,8 @@ struct ew_iface {
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct ew_ctr) == 16, "ew_ctr size");
+_Static_assert(sizeof(struct ew_evstate) == 40, "ew_evstate size");
+_Static_assert(sizeof(struct ew_event) == 232, "ew_event size");
 _Static_assert(sizeof(struct ew_config) == 16, "ew_config size");
 _Static_assert(sizeof(struct ew_pfx4_key) == 8, "ew_pfx4_key size");
 _Static_assert(sizeof(struct ew_pfx6_key) == 20, "ew_pfx6_key size");
