@@ -32,17 +32,8 @@ struct entry {
 
 static void make_key(struct entry *e, int fd4, int fd6)
 {
-	if (e->p.family == 4) {
-		e->k4.prefixlen = e->p.len;
-		memcpy(&e->k4.addr, e->p.addr, 4);
-		e->key = &e->k4;
-		e->fd = fd4;
-	} else {
-		e->k6.prefixlen = e->p.len;
-		memcpy(e->k6.addr, e->p.addr, 16);
-		e->key = &e->k6;
-		e->fd = fd6;
-	}
+	e->key = ew_pfx_key(&e->p, &e->k4, &e->k6);
+	e->fd = e->p.family == 4 ? fd4 : fd6;
 }
 
 /* Parse every argument first: any bad one fails the whole command. */

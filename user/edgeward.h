@@ -74,6 +74,13 @@ struct ew_prefix {
  */
 int ew_prefix_parse(const char *s, struct ew_prefix *p, bool *cleared, char *err, size_t errlen);
 void ew_prefix_fmt(const struct ew_prefix *p, char *buf, size_t len);
+/* The ew_pfx4 or ew_pfx6 key of a prefix (k4 or k6, filled and returned). */
+void *ew_pfx_key(const struct ew_prefix *p, struct ew_pfx4_key *k4, struct ew_pfx6_key *k6);
+/* "PREFIX[=drop|flag|allow]" (default drop), as --block and block files write it. */
+int ew_block_spec_parse(const char *s, struct ew_prefix *p, int *action, bool *cleared, char *err,
+			size_t errlen);
+/* Add or replace one block-list entry, keeping its hit count. 0 or -1 with errno. */
+int ew_pfx_put(int fd4, int fd6, const struct ew_prefix *p, int action, const char *label);
 
 /* --- pin.c: the pin directory and pinned maps ----------------------------- */
 /* Mount bpffs if the pin dir's filesystem is not one, create the pin dir. */
@@ -201,6 +208,7 @@ int cmd_status(int argc, char **argv);
 int cmd_block(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
 #endif

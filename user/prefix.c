@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include "edgeward.h"
 
 static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -82,4 +83,54 @@ void ew_prefix_fmt(const struct ew_prefix *p, char *buf, size_t len)
 
 	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
 	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+void *ew_pfx_key(const struct ew_prefix *p, struct ew_pfx4_key *k4, struct ew_pfx6_key *k6)
+{
+	if (p->family == 4) {
+		k4->prefixlen = p->len;
+		memcpy(&k4->addr, p->addr, 4);
+		return k4;
+	}
+	k6->prefixlen = p->len;
+	memcpy(k6->addr, p->addr, 16);
+	return k6;
+}
+
+int ew_block_spec_parse(const char *s, struct ew_prefix *p, int *action, bool *cleared, char *err,
+			size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *eq = strchr(s, '=');
+	size_t n = eq ? (size_t)(eq - s) : strlen(s);
+
+	*action = EW_A_DROP;
+	if (eq) {
+		*action = ew_action_parse(eq + 1);
+		if (*action < 0) {
+			snprintf(err, errlen, "'%s': action must be drop, flag or allow, not '%s'", s, eq + 1);
+			return -1;
+		}
+	}
+	if (n >= sizeof(buf)) {
+		snprintf(err, errlen, "'%s' is not an IP address or prefix", s);
+		return -1;
+	}
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return ew_prefix_parse(buf, p, cleared, err, errlen);
+}
+
+int ew_pfx_put(int fd4, int fd6, const struct ew_prefix *p, int action, const char *label)
+{
+	struct ew_pfx4_key k4;
+	struct ew_pfx6_key k6;
+	struct ew_pfx_val v = { .action = action }, old;
+	void *key = ew_pfx_key(p, &k4, &k6);
+	int fd = p->family == 4 ? fd4 : fd6;
+
+	if (bpf_map_lookup_elem(fd, key, &old) == 0)
+		v.hits = old.hits;
+	snprintf(v.label, sizeof(v.label), "%s", label ? label : "");
+	return bpf_map_update_elem(fd, key, &v, BPF_ANY);
 }
