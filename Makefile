@@ -114,6 +114,10 @@ $(OUT)/tests/bench: $(OUT)/bench/bench.o $(OUT)/tests/lib/pkt.o $(OUT)/tests/lib
 
 tests-build: $(OUT)/edgeward $(OUT)/tests/unit_tests $(OUT)/tests/bpf_tests $(OUT)/tests/bench
 
+# Only what depends on the BPF compiler: the object, its skeleton, bpf_tests
+# (tests/clang/clang_matrix.sh builds this once per clang).
+tests-bpf-build: $(OUT)/tests/bpf_tests
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)OUT=$(OUT) tests/run.sh
