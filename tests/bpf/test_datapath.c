@@ -617,3 +617,22 @@ EW_TEST(flow_distinct_tuples)
 	bpfrun_close(&r);
 	return ok;
 }
+
+EW_TEST(flow_times_from_the_replay_clock)
+{
+	const struct step newflow = { .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 1 };
+	const struct step cached = { .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 0, 0 };
+	struct bpfrun r;
+	struct pkt_info in;
+	struct ew_flow fl;
+	bool ok;
+
+	CHECK(ASSERT_EQ(bpfrun_open(&r, &(struct bpfrun_opts){ .replay = true }), 0));
+	bpfrun_set_now(&r, 1000000);
+	ok = send_frame(&r, &(struct pkt_spec){ 0 }, &newflow, &in);
+	bpfrun_set_now(&r, 2500000);
+	ok = ok && send_frame(&r, &(struct pkt_spec){ .tcp_flags = PKT_ACK }, &cached, &in) &&
+	     flow_of(&r, &in, &fl) && ASSERT_EQ(fl.first_ns, 1000000) && ASSERT_EQ(fl.last_ns, 2500000);
+	bpfrun_close(&r);
+	return ok;
+}

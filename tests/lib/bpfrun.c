@@ -263,69 +263,61 @@ long bpfrun_flow_count(struct bpfrun *r)
 	return ew_map_count(r->flows_fd);
 }
 
-/* The LPM key of a textual prefix, and the map it belongs to. */
-union pfx_key {
+/* A textual prefix parsed, its LPM key and the map it belongs to. */
+struct pfx_ref {
+	struct ew_prefix p;
 	struct ew_pfx4_key k4;
 	struct ew_pfx6_key k6;
+	void *key;
+	int fd;
 };
 
-static int pfx_key(struct bpfrun *r, const char *prefix, union pfx_key *k, int *fd)
+static int pfx_ref(struct bpfrun *r, const char *prefix, struct pfx_ref *ref)
 {
-	struct ew_prefix p;
 	bool cleared;
 	char err[128];
 
-	if (ew_prefix_parse(prefix, &p, &cleared, err, sizeof(err))) {
+	if (ew_prefix_parse(prefix, &ref->p, &cleared, err, sizeof(err))) {
 		fprintf(stderr, "bpfrun: %s\n", err);
 		return -EINVAL;
 	}
-	memset(k, 0, sizeof(*k));
-	if (p.family == 4) {
-		k->k4.prefixlen = p.len;
-		memcpy(&k->k4.addr, p.addr, 4);
-		*fd = r->pfx4_fd;
-	} else {
-		k->k6.prefixlen = p.len;
-		memcpy(k->k6.addr, p.addr, 16);
-		*fd = r->pfx6_fd;
-	}
+	ref->key = ew_pfx_key(&ref->p, &ref->k4, &ref->k6);
+	ref->fd = ref->p.family == 4 ? r->pfx4_fd : r->pfx6_fd;
 	return 0;
 }
 
 int bpfrun_prefix_add(struct bpfrun *r, const char *prefix, int action, const char *label)
 {
-	struct ew_pfx_val v = { .action = action };
-	union pfx_key k;
-	int fd, err = pfx_key(r, prefix, &k, &fd);
+	struct pfx_ref ref;
+	int err = pfx_ref(r, prefix, &ref);
 
 	if (err)
 		return err;
-	snprintf(v.label, sizeof(v.label), "%s", label ? label : "");
-	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+	if (ew_pfx_put(r->pfx4_fd, r->pfx6_fd, &ref.p, action, label))
 		return fail(prefix, -errno);
 	return 0;
 }
 
 int bpfrun_prefix_del(struct bpfrun *r, const char *prefix)
 {
-	union pfx_key k;
-	int fd, err = pfx_key(r, prefix, &k, &fd);
+	struct pfx_ref ref;
+	int err = pfx_ref(r, prefix, &ref);
 
 	if (err)
 		return err;
-	if (bpf_map_delete_elem(fd, &k))
+	if (bpf_map_delete_elem(ref.fd, ref.key))
 		return fail(prefix, -errno);
 	return 0;
 }
 
 int bpfrun_prefix_get(struct bpfrun *r, const char *prefix, struct ew_pfx_val *out)
 {
-	union pfx_key k;
-	int fd, err = pfx_key(r, prefix, &k, &fd);
+	struct pfx_ref ref;
+	int err = pfx_ref(r, prefix, &ref);
 
 	if (err)
 		return err;
-	if (bpf_map_lookup_elem(fd, &k, out))
+	if (bpf_map_lookup_elem(ref.fd, ref.key, out))
 		return -errno;
 	return 0;
 }

@@ -92,8 +92,9 @@ int bpfrun_flow_get(struct bpfrun *r, const struct ew_flow_key *k, struct ew_flo
 long bpfrun_flow_count(struct bpfrun *r);
 
 /*
- * Add (or replace) a block-list entry "ADDR[/LEN]" with an EW_A_* action, or
- * delete one; read an entry's value (hits). None of these bumps the rule
+ * Add (or replace, keeping its hits, as `edgeward block add` does) a
+ * block-list entry "ADDR[/LEN]" with an EW_A_* action, or delete one; read an
+ * entry's value (hits). None of these bumps the rule
  * generation: call bpfrun_rules_changed() as the CLI does after a change.
  */
 int bpfrun_prefix_add(struct bpfrun *r, const char *prefix, int action, const char *label);
