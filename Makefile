@@ -31,6 +31,10 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 # Library code: everything but the command entry point, shared with the tests.
 LIB_OBJS := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+# libedgeward (lib/, include/edgeward/lookup.h): the CLI and the tests link it too.
+LIBEW_OBJS := $(patsubst lib/%.c,$(OUT)/lib/%.o,$(wildcard lib/*.c))
+LIB_OBJS += $(LIBEW_OBJS)
+LIBEW := $(OUT)/libedgeward.a $(OUT)/libedgeward.so
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
@@ -75,6 +79,33 @@ $(OUT)/user/%.o: user/%.c | $(OUT)/user
 $(OUT)/edgeward: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# --- libedgeward (static and shared) and the example TLS server ---------------
+LIBEW_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC -MMD -MP -Iinclude
+
+$(OUT)/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(LIBEW_CFLAGS) -c $< -o $@
+
+$(OUT)/edgeward: $(LIBEW_OBJS)
+
+$(OUT)/libedgeward.a: $(LIBEW_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUT)/libedgeward.so: $(LIBEW_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libedgeward.so $^ -o $@
+
+$(OUT)/examples/tls-server: examples/tls-server/tls-server.c $(OUT)/libedgeward.a
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(LIBEW_CFLAGS) $< $(OUT)/libedgeward.a -lssl -lcrypto -o $@
+
+all: $(LIBEW)
+tests-build: $(LIBEW) $(OUT)/examples/tls-server
+-include $(wildcard $(OUT)/lib/*.d)
 
 # --- tests -----------------------------------------------------------------
 $(OUT)/tests/%.o: tests/%.c $(OUT)/edgeward.skel.h

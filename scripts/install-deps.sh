@@ -4,6 +4,9 @@
 set -euo pipefail
 
 PKGS=(
+	# daemon /metrics (libmicrohttpd), example TLS server (libssl), promtool (prometheus),
+	# real proxies for the ops tests and the demo (tinyproxy, microsocks)
+	libmicrohttpd-dev libssl-dev prometheus tinyproxy microsocks
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev
 	libpcap-dev libjson-c-dev pkg-config
 	clang-16 clang-19

@@ -49,13 +49,6 @@ struct filter {
 	int verdict;	  /* enum ew_action, -1: any */
 };
 
-/* A flow and, when looked up, its connection evidence. */
-struct row {
-	struct ew_flow_row f;
-	struct ew_conn conn;
-	bool has_conn;
-};
-
 static enum sort_key sort_key;
 
 static __u64 total(const struct ew_flow_row *r)
@@ -164,23 +157,23 @@ static __u64 clock_ns(clockid_t id)
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* The connection's evidence: fingerprints, evidence reasons, its verdict. */
-static void conn_json(json_object *o, const struct row *r)
+/* The connection's evidence (NULL: none): fingerprints and its own verdict. */
+static void conn_json(json_object *o, const struct ew_conn *c)
 {
-	const struct ew_tls_fp *t = &r->conn.tls;
-	bool c = r->has_conn;
+	const struct ew_tls_fp *t = c ? &c->tls : NULL;
 
-	json_object_object_add(o, "ja4", c ? ew_json_strn(t->ja4, sizeof(t->ja4)) : NULL);
-	json_object_object_add(o, "ja3", c ? ew_json_strn(t->ja3, sizeof(t->ja3)) : NULL);
-	json_object_object_add(o, "sni", c ? ew_json_strn(t->sni, sizeof(t->sni)) : NULL);
-	json_object_object_add(o, "alpn", c ? ew_json_strn(t->alpn, sizeof(t->alpn)) : NULL);
-	json_object_object_add(o, "conn_verdict", c ? json_object_new_string(ew_action_name(r->conn.verdict)) : NULL);
+	json_object_object_add(o, "ja4", t ? ew_json_strn(t->ja4, sizeof(t->ja4)) : NULL);
+	json_object_object_add(o, "ja3", t ? ew_json_strn(t->ja3, sizeof(t->ja3)) : NULL);
+	json_object_object_add(o, "sni", t ? ew_json_strn(t->sni, sizeof(t->sni)) : NULL);
+	json_object_object_add(o, "alpn", t ? ew_json_strn(t->alpn, sizeof(t->alpn)) : NULL);
+	json_object_object_add(o, "conn_verdict", c ? json_object_new_string(ew_action_name(c->verdict)) : NULL);
 }
 
-static json_object *flow_json(const struct row *r, __u64 mono, __u64 real)
+json_object *ew_flow_json(const struct ew_flow_row *fr, const struct ew_conn *conn)
 {
-	const struct ew_flow_key *k = &r->f.key;
-	const struct ew_flow *f = &r->f.val;
+	const struct ew_flow_key *k = &fr->key;
+	const struct ew_flow *f = &fr->val;
+	__u64 mono = clock_ns(CLOCK_MONOTONIC), real = clock_ns(CLOCK_REALTIME);
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], fl[2][10];
 	json_object *o = json_object_new_object(), *reasons = json_object_new_array();
 
@@ -209,15 +202,15 @@ static json_object *flow_json(const struct row *r, __u64 mono, __u64 real)
 	json_object_object_add(o, "reason", json_object_new_string(ew_reason_name(f->reason)));
 	if (f->reason != EW_R_NONE)
 		json_object_array_add(reasons, json_object_new_string(ew_reason_name(f->reason)));
-	for (unsigned int b = 0; r->has_conn && ew_evidence_name(b); b++)
-		if (r->conn.reasons & (1u << b))
+	for (unsigned int b = 0; conn && ew_evidence_name(b); b++)
+		if (conn->reasons & (1u << b))
 			json_object_array_add(reasons, json_object_new_string(ew_evidence_name(b)));
 	json_object_object_add(o, "reasons", reasons);
-	conn_json(o, r);
+	conn_json(o, conn);
 	return o;
 }
 
-static void print_table(json_object *arr)
+void ew_flows_print_table(json_object *arr)
 {
 	printf("%-22s %-28s %-5s %8s %10s %8s %10s %-7s %-7s %8s %-10s %-16s %s\n", "SRC", "DST", "PROTO", "PKT_IN",
 	       "BYTES_IN", "PKT_OUT", "BYTES_OUT", "FL_IN", "FL_OUT", "AGE_S", "VERDICT", "REASONS", "JA4");
@@ -278,7 +271,6 @@ int cmd_flows(int argc, char **argv)
 	struct ew_flow_row *flows = NULL;
 	json_object *arr;
 	long n, kept = 0, top = -1;
-	__u64 mono, real;
 	char *end;
 	int c, fd, conns_fd;
 
@@ -361,14 +353,12 @@ int cmd_flows(int argc, char **argv)
 	qsort(flows, kept, sizeof(*flows), cmp_rows);
 	if (top >= 0 && top < kept)
 		kept = top;
-	mono = clock_ns(CLOCK_MONOTONIC);
-	real = clock_ns(CLOCK_REALTIME);
 	arr = json_object_new_array();
 	for (long i = 0; i < kept; i++) {
-		struct row r = { .f = flows[i] };
+		struct ew_conn conn;
+		bool has = conn_lookup(conns_fd, &flows[i].key, &conn);
 
-		r.has_conn = conn_lookup(conns_fd, &r.f.key, &r.conn);
-		json_object_array_add(arr, flow_json(&r, mono, real));
+		json_object_array_add(arr, ew_flow_json(&flows[i], has ? &conn : NULL));
 	}
 	close(conns_fd);
 	free(flows);
@@ -376,7 +366,7 @@ int cmd_flows(int argc, char **argv)
 		ew_json_print(arr);
 		return 0;
 	}
-	print_table(arr);
+	ew_flows_print_table(arr);
 	json_object_put(arr);
 	return 0;
 }

@@ -1,35 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Reading the flow table: batched per-CPU reads, summed per flow. */
+/* Reading the flow table: batched per-CPU reads, summed per flow (lib/lookup.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "edgeward.h"
-
-void ew_flow_sum(struct ew_flow *out, const void *percpu, int ncpus, size_t stride)
-{
-	memset(out, 0, sizeof(*out));
-	for (int c = 0; c < ncpus; c++) {
-		const struct ew_flow *f = (const void *)((const char *)percpu + c * stride);
-
-		for (int d = 0; d < 2; d++) {
-			out->packets[d] += f->packets[d];
-			out->bytes[d] += f->bytes[d];
-			out->tcp_flags[d] |= f->tcp_flags[d];
-		}
-		if (f->first_ns && (!out->first_ns || f->first_ns < out->first_ns))
-			out->first_ns = f->first_ns;
-		if (f->last_ns > out->last_ns)
-			out->last_ns = f->last_ns;
-		/* The strongest verdict any CPU decided, with its reason. */
-		if (f->gen && (f->verdict > out->verdict || !out->gen)) {
-			out->verdict = f->verdict;
-			out->reason = f->reason;
-			out->gen = f->gen;
-		}
-	}
-}
 
 long ew_flows_read(int fd, struct ew_flow_row **rows)
 {
