@@ -177,21 +177,6 @@ void ew_watch_close(struct ew_watch *w);
 json_object *ew_flow_json(const struct ew_flow_row *f, const struct ew_conn *conn);
 void ew_flows_print_table(json_object *arr);
 
-/* --- events.c: the ew_events ring buffer ----------------------------------- */
-const char *ew_event_type_name(unsigned int t);
-int ew_event_type_parse(const char *s); /* -1 if unknown */
-json_object *ew_event_json(const struct ew_event *e);
-void ew_event_line(char *buf, size_t len, const struct ew_event *e);
-/* ew_evstate summed over CPUs (sent, lost, suppressed); -1 after a message. */
-int ew_evstate_read(struct ew_evstate *sum);
-typedef int (*ew_event_fn)(void *ctx, const struct ew_event *e);
-struct ew_watch;
-struct ew_watch *ew_watch_open(ew_event_fn fn, void *ctx);
-/* Deliver what is in the ring, waiting up to timeout_ms; events or -errno. */
-int ew_watch_poll(struct ew_watch *w, int timeout_ms);
-int ew_watch_fd(struct ew_watch *w); /* becomes readable when events arrive */
-void ew_watch_close(struct ew_watch *w);
-
 /* --- replay.c: the data path over a capture, with private maps ------------- */
 #define EW_REPLAY_FRAME_MAX (65535 + 14) /* one frame as given to the data path */
 struct ew_replay;
@@ -231,6 +216,5 @@ int cmd_flows(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
-int cmd_watch(int argc, char **argv);
 
 #endif

@@ -22,7 +22,6 @@ static const struct {
 	{ "watch", cmd_watch, "watch [--type T]: data-path events (hellos, verdicts, detector hits) as lines" },
 	{ "lookup", cmd_lookup, "lookup CLIENT:PORT SERVER:PORT: one connection's counters, fingerprints, verdict" },
 	{ "replay", cmd_replay, "replay FILE [--block P] [--fp R]: a capture through the data path, per flow" },
-	{ "watch", cmd_watch, "watch [--type T]: data-path events (hellos, verdicts, detector hits) as lines" },
 };
 
 static void usage(FILE *f)
