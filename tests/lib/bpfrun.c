@@ -102,48 +102,69 @@ void bpfrun_close(struct bpfrun *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Delete every key of a hash or trie map (keys up to 64 bytes). */
-static int map_empty(int fd)
+/* Delete every key of a hash or trie map. */
+static int map_empty(const struct bpf_map *m)
 {
-	__u8 key[64];
+	void *key = malloc(bpf_map__key_size(m));
+	int fd = bpf_map__fd(m), err = 0;
 
-	while (bpf_map_get_next_key(fd, NULL, key) == 0) {
+	if (!key)
+		return -ENOMEM;
+	while (!err && bpf_map_get_next_key(fd, NULL, key) == 0)
 		if (bpf_map_delete_elem(fd, key))
-			return -errno;
-	}
-	return 0;
+			err = -errno;
+	free(key);
+	return err;
 }
 
-/* Zero every slot of a per-CPU array. */
-static int pcpu_array_zero(int fd, __u32 n, size_t vsize, int ncpus)
+/* Zero every slot of a per-CPU array, in one batch. */
+static int pcpu_array_zero(const struct bpf_map *m, int ncpus)
 {
-	void *zero = calloc(ncpus, pcpu_stride(vsize));
+	__u32 n = bpf_map__max_entries(m);
+	__u32 *keys = malloc(n * sizeof(*keys));
+	void *zero = calloc((size_t)n * ncpus, pcpu_stride(bpf_map__value_size(m)));
 	int err = 0;
 
-	if (!zero)
-		return -ENOMEM;
-	for (__u32 i = 0; i < n && !err; i++)
-		if (bpf_map_update_elem(fd, &i, zero, BPF_ANY))
-			err = -errno;
+	if (!keys || !zero) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(bpf_map__fd(m), keys, zero, &n, NULL))
+		err = -errno;
+out:
+	free(keys);
 	free(zero);
 	return err;
 }
 
 int bpfrun_reset(struct bpfrun *r)
 {
-	int err = map_empty(r->flows_fd);
+	struct bpf_map *m;
+	int err = 0;
 
-	if (!err)
-		err = map_empty(r->conns_fd);
-	if (!err)
-		err = map_empty(r->pfx4_fd);
-	if (!err)
-		err = map_empty(r->pfx6_fd);
-	if (!err)
-		err = pcpu_array_zero(r->stats_fd, EW_STATS_MAX, sizeof(struct ew_ctr), r->ncpus);
-	if (!err)
-		err = pcpu_array_zero(r->counters_fd, EW_COUNTER_MAX, sizeof(__u64), r->ncpus);
-	return err ? fail("resetting maps", err) : 0;
+	bpf_object__for_each_map(m, r->skel->obj) {
+		switch (bpf_map__type(m)) {
+		case BPF_MAP_TYPE_HASH:
+		case BPF_MAP_TYPE_PERCPU_HASH:
+		case BPF_MAP_TYPE_LRU_HASH:
+		case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+		case BPF_MAP_TYPE_LPM_TRIE:
+			err = map_empty(m);
+			break;
+		case BPF_MAP_TYPE_PERCPU_ARRAY:
+			err = pcpu_array_zero(m, r->ncpus);
+			break;
+		default:
+			break; /* plain arrays hold settings (ew_config, .rodata...): kept */
+		}
+		if (err) {
+			fprintf(stderr, "bpfrun: resetting %s: %s\n", bpf_map__name(m), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 static int run(int prog_fd, bool xdp, const void *frame, size_t len, __u32 repeat,

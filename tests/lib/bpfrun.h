@@ -61,7 +61,11 @@ struct bpfrun_stats {
 
 int bpfrun_open(struct bpfrun *r, const struct bpfrun_opts *o);
 void bpfrun_close(struct bpfrun *r);
-/* Empty the flow, connection and prefix maps and zero every counter; gen is kept. */
+/*
+ * Fresh state between cases: empty every hash and trie map (flows,
+ * connections, prefixes, ...) and zero every per-CPU array (counters,
+ * scratch). Plain arrays hold settings (ew_config and its gen): kept.
+ */
 int bpfrun_reset(struct bpfrun *r);
 
 /*
