@@ -18,6 +18,7 @@
 #include "lib/parse.h"
 #include "lib/stats.h"
 #include "lib/prefix.h"
+#include "lib/feeds.h"
 #include "lib/flow.h"
 #include "lib/events.h"
 
@@ -40,15 +41,26 @@ static __always_inline __u32 ew_rule_gen(void)
 	return cfg ? cfg->gen : 0;
 }
 
-/* Source-prefix decision for a packet whose addresses are known. */
+/*
+ * Source-prefix decision for a packet whose addresses are known: the block
+ * list and the threat feeds together, allow > drop > flag; on a tie the block
+ * list names the reason.
+ */
 static __always_inline struct ew_verdict ew_decide_prefix(const struct ew_pkt *p, int reason)
 {
 	struct ew_verdict v = { .reason = reason, .action = EW_A_PASS };
 	__u8 a = ew_prefix_lookup(p);
+	__u8 fa = ew_feeds_lookup(p);
 
+	if (ew_action_rank(fa) > ew_action_rank(a)) {
+		a = fa;
+		reason = EW_R_FEED;
+	} else {
+		reason = EW_R_PREFIX;
+	}
 	if (a == EW_A_PASS)
 		return v;
-	v.reason = EW_R_PREFIX;
+	v.reason = reason;
 	v.action = (a == EW_A_DROP && ew_monitor) ? EW_A_WOULD_DROP : a;
 	return v;
 }

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "edgeward.h"
+#include "feeds.h"
 
 static const char usage[] =
 	"usage: edgeward status [-j]\n"
@@ -30,7 +31,9 @@ static json_object *map_info(const char *name)
 		json_object_object_add(o, "key_size", json_object_new_int64(info.key_size));
 		json_object_object_add(o, "value_size", json_object_new_int64(info.value_size));
 	}
-	if (strcmp(name, "ew_stats") && strcmp(name, "ew_counters") && strcmp(name, "ew_config"))
+	/* Arrays always hold max_entries; walking the big feed tables' keys takes seconds. */
+	if (info.type != BPF_MAP_TYPE_ARRAY && info.type != BPF_MAP_TYPE_PERCPU_ARRAY &&
+	    strcmp(name, "ew_stats") && strcmp(name, "ew_counters") && strcmp(name, "ew_config"))
 		json_object_object_add(o, "entries", json_object_new_int64(ew_map_count(fd)));
 	close(fd);
 	return o;
@@ -136,6 +139,18 @@ int cmd_status(int argc, char **argv)
 			json_object_object_add(maps, ew_pinned_maps[i], m);
 	}
 	json_object_object_add(root, "maps", maps);
+	{
+		struct ew_fd_maps fm;
+
+		if (ew_fd_maps_open(&fm) == 0) {
+			json_object *feeds = ew_feed_tables_json(&fm), *list = ew_feeds_json(&fm);
+
+			json_object_object_add(feeds, "loaded", json_object_new_int64(json_object_array_length(list)));
+			json_object_put(list);
+			json_object_object_add(root, "feeds", feeds);
+			ew_fd_maps_close(&fm);
+		}
+	}
 
 	if (ew_g.json) {
 		ew_json_print(root);
@@ -170,6 +185,20 @@ int cmd_status(int argc, char **argv)
 		if (json_object_object_get_ex(m, "max_entries", &v))
 			printf(" (max %ld)", (long)json_object_get_int64(v));
 		printf("\n");
+	}
+	{
+		json_object *f, *v;
+
+		if (json_object_object_get_ex(root, "feeds", &f)) {
+			json_object_object_get_ex(f, "loaded", &v);
+			printf("feeds       %ld loaded", (long)json_object_get_int64(v));
+			json_object_object_get_ex(f, "memory_bytes", &v);
+			printf(", tables %.1f MiB", json_object_get_int64(v) / 1048576.0);
+			json_object_object_get_ex(f, "ipv4_addresses", &v);
+			printf(" (%ld IPv4 /25../32 addresses", (long)json_object_get_int64(v));
+			json_object_object_get_ex(f, "ipv6_prefixes", &v);
+			printf(", %ld IPv6 prefixes)\n", (long)json_object_get_int64(v));
+		}
 	}
 	json_object_put(root);
 	return 0;

@@ -213,6 +213,7 @@ int cmd_status(int argc, char **argv);
 int cmd_block(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_feed(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_replay(int argc, char **argv);

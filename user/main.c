@@ -19,6 +19,7 @@ static const struct {
 	{ "block", cmd_block, "block add|del|list [PREFIX...]: source-prefix block list" },
 	{ "stats", cmd_stats, "stats: packets and bytes by hook, reason and action" },
 	{ "flows", cmd_flows, "flows [--top N]: the flow table" },
+	{ "feed", cmd_feed, "feed load|list|del: threat feeds (Spamhaus, FireHOL, Tor, ipsum, AWS, GCP...)" },
 	{ "watch", cmd_watch, "watch [--type T]: data-path events (hellos, verdicts, detector hits) as lines" },
 	{ "lookup", cmd_lookup, "lookup CLIENT:PORT SERVER:PORT: one connection's counters, fingerprints, verdict" },
 	{ "replay", cmd_replay, "replay FILE [--block P] [--fp R]: a capture through the data path, per flow" },

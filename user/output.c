@@ -73,6 +73,7 @@ static const char *const reason_names[EW_REASON_MAX] = {
 	[EW_R_PREFIX] = "prefix",
 	[EW_R_FLOW_FULL] = "flow_table_full",
 	[EW_R_UNTRACKED] = "untracked",
+	[EW_R_FEED] = "feed",
 };
 
 const char *ew_reason_name(unsigned int r)

@@ -99,4 +99,82 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_ifaces SEC(".maps");
 
+/* Threat feeds: the active plane and per-plane IPv6 lengths (struct ew_fd_state). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct ew_fd_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fd_state SEC(".maps");
+
+/* IPv4 feeds, DIR-24-8 style: u16 class per /24, 2 planes, 4 entries per element. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * EW_FD4_SLOTS / 4);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fd4_24 SEC(".maps");
+
+/* IPv4 feed addresses under /24s flagged EW_FD4_HOST (/25../32 expanded). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 21);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __be32);
+	__type(value, struct ew_fd_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fd4_32 SEC(".maps");
+
+/* IPv6 feeds: u32 mask of ew_fd_state.lens6 indexes present per /20, 2 planes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * (1u << EW_FD6_L1_BITS) / 2);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fd6_l1 SEC(".maps");
+
+/* IPv6 feed prefixes, one hash for all lengths, key (length, masked address). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 19);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ew_pfx6_key);
+	__type(value, struct ew_fd_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fd6 SEC(".maps");
+
+/* Feed classes (feed set, action), index plane * EW_FD_CLASS_MAX + class. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * EW_FD_CLASS_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct ew_fd_class);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fd_cls SEC(".maps");
+
+/* Lookups that matched each class, per CPU; the CLI folds them into feed hits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * EW_FD_CLASS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fd_hits SEC(".maps");
+
+/* Loaded feeds by id (struct ew_feed); written by the CLI only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EW_FEEDS_MAX);
+	__type(key, __u32);
+	__type(value, struct ew_feed);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_feeds SEC(".maps");
+
 #endif

@@ -44,6 +44,7 @@ enum ew_reason {
 	EW_R_PREFIX,	     /* source matched a block-list entry */
 	EW_R_FLOW_FULL,	     /* flow entry could not be created */
 	EW_R_UNTRACKED,	     /* egress packet of no known flow */
+	EW_R_FEED,	     /* source matched a threat feed (edgeward feed) */
 	EW_REASON_MAX = 32,
 };
 
@@ -239,6 +240,61 @@ struct ew_iface {
 	__u8 pad[5];
 };
 
+
+/*
+ * Threat feeds (bpf/lib/feeds.h, user/feeds.c). Every table exists twice, as
+ * plane 0 and plane 1; ew_fd_state.active names the plane the data path reads.
+ * A reload writes the other plane, flips `active` in one aligned store, waits
+ * an RCU grace period, then brings the old plane level with the new one.
+ * An address's feeds are a class: the set of feeds holding it (u64 mask) and
+ * the action that set decides (allow > drop > flag).
+ */
+#define EW_FEEDS_MAX 64		  /* feeds loaded at once (bits of ew_fd_class.feeds) */
+#define EW_FD_CLASS_MAX 32768	  /* classes per plane; class 0 is "no feed" */
+#define EW_FD4_HOST 0x8000	  /* ew_fd4_24 entry flag: /25../32 entries in this /24 */
+#define EW_FD4_SLOTS (1u << 24)	  /* ew_fd4_24: u16 entries per plane, one per /24 */
+#define EW_FD6_L1_BITS 20	  /* ew_fd6_l1: u32 entries per plane, one per /20 */
+#define EW_FD6_LENS_MAX 32	  /* distinct IPv6 prefix lengths per plane */
+
+/* ew_fd_state[0] (mmapable): the active plane and the IPv6 lengths per plane. */
+struct ew_fd_state {
+	__u32 active;			     /* 0 or 1, written with one aligned store */
+	__u32 nfeeds;			     /* feeds loaded (information) */
+	__u8 lens6[2][EW_FD6_LENS_MAX]; /* per plane: prefix lengths, longest first */
+	__u8 nlens6[2];
+	__u8 pad[6];
+};
+
+/* ew_fd_cls[plane * EW_FD_CLASS_MAX + class] (mmapable). */
+struct ew_fd_class {
+	__u64 feeds; /* bit i: feed id i (ew_feeds[i]) holds the address */
+	__u8 action; /* enum ew_action: the winner among those feeds */
+	__u8 pad[7];
+};
+
+/* ew_fd4_32 (key __be32 address) and ew_fd6 (key ew_pfx6_key) value: class per plane. */
+struct ew_fd_slot {
+	__u16 cls[2];
+	__u16 pad[2];
+};
+
+/* ew_feeds[id]: one loaded feed, written by the CLI only. */
+struct ew_feed {
+	char name[32];
+	char source[128];  /* file it was loaded from (truncated) */
+	__u8 sha256[32];   /* of that file */
+	__u64 loaded_ns;   /* CLOCK_REALTIME of the load */
+	__u64 hits_base;   /* hits of retired classes, folded in at each reload */
+	__u64 mem_bytes;   /* estimated kernel memory of its entries */
+	__u32 entries4;
+	__u32 entries6;
+	__u32 rejected;    /* lines rejected at the last load */
+	__u8 action;	   /* enum ew_action */
+	__u8 format;	   /* enum ew_feed_fmt of user/edgeward.h */
+	__u8 used;
+	__u8 pad[1];
+};
+
 #ifndef __cplusplus
 _Static_assert(sizeof(struct ew_ctr) == 16, "ew_ctr size");
 _Static_assert(sizeof(struct ew_evstate) == 40, "ew_evstate size");
@@ -250,6 +306,10 @@ _Static_assert(sizeof(struct ew_pfx_val) == 48, "ew_pfx_val size");
 _Static_assert(sizeof(struct ew_flow_key) == 40, "ew_flow_key size");
 _Static_assert(sizeof(struct ew_flow) == 64, "ew_flow size");
 _Static_assert(sizeof(struct ew_iface) == 32, "ew_iface size");
+_Static_assert(sizeof(struct ew_fd_state) == 80, "ew_fd_state size");
+_Static_assert(sizeof(struct ew_fd_class) == 16, "ew_fd_class size");
+_Static_assert(sizeof(struct ew_fd_slot) == 8, "ew_fd_slot size");
+_Static_assert(sizeof(struct ew_feed) == 232, "ew_feed size");
 _Static_assert(sizeof(struct ew_tls_fp) == 176, "ew_tls_fp size");
 _Static_assert(sizeof(struct ew_conn) % 8 == 0, "ew_conn size");
 #endif

@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* edgeward feed load|list|del: threat feeds (user/feeds.c, bpf/lib/feeds.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <bpf/bpf.h>
+#include "feeds.h"
+
+static const char usage[] =
+	"usage: edgeward feed load NAME FILE [--format FMT] [--action drop|flag|allow]\n"
+	"                          [--min-score N] [--max-bad PCT] [--allow-empty]\n"
+	"                          [--max-size BYTES] [--check]\n"
+	"       edgeward feed list [-j]\n"
+	"       edgeward feed del NAME\n"
+	"\n"
+	"Threat feeds: source prefixes from publishers' files, looked up on each new\n"
+	"flow beside the block list; allow > drop > flag across feeds and block entries.\n"
+	"Loading NAME again replaces its entries; every packet sees the old set or the\n"
+	"new one. Bad lines are reported as FILE:LINE; above --max-bad of them, an\n"
+	"empty file, a file that is not regular or too big, nothing changes.\n"
+	"\n"
+	"  --format FMT     auto (default), cidr, spamhaus, spamhaus-json, firehol,\n"
+	"                   tor-exits, tor-exit-addresses, ipsum, aws, gcp, ja4,\n"
+	"                   ja4-mapping-csv, ja3-sslbl\n"
+	"  --action ACT     drop (default), flag or allow\n"
+	"  --min-score N    ipsum: only addresses on at least N lists (default 1)\n"
+	"  --max-bad PCT    refuse the file above PCT%% bad lines (default 1)\n"
+	"  --allow-empty    accept a file without entries (empties the feed)\n"
+	"  --max-size BYTES refuse larger files (default 256 MiB)\n"
+	"  --check          validate the file only; load nothing\n"
+	"\n"
+	"State: each feed's entries are kept in $EDGEWARD_STATE_DIR (default under\n"
+	"/run/edgeward/) to rebuild the tables when another feed changes.\n";
+
+#define NAME_OK "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+
+struct ctx {
+	struct ew_fd_maps m;
+	char dir[512];
+	int lock_fd;
+};
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* Lock the state dir; forget state left by pins that no longer exist. */
+static int ctx_open(struct ctx *c)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[600], owner[32] = "", cur[32];
+	int fd;
+
+	c->lock_fd = -1;
+	if (ew_require_caps(EW_NEED_BPF) || ew_abi_check() || ew_fd_maps_open(&c->m))
+		return -1;
+	if (ew_fd_state_dir(c->dir, sizeof(c->dir)))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/lock", c->dir);
+	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX)) {
+		ew_err("locking %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	bpf_obj_get_info_by_fd(c->m.state, &info, &len);
+	snprintf(cur, sizeof(cur), "%u\n", info.id);
+	snprintf(path, sizeof(path), "%s/owner", c->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, owner, sizeof(owner) - 1);
+
+		owner[r > 0 ? r : 0] = 0;
+		close(fd);
+	}
+	if (strcmp(owner, cur)) {
+		for (__u32 i = 0; i < EW_FEEDS_MAX; i++) {
+			struct ew_feed f;
+
+			if (!bpf_map_lookup_elem(c->m.feeds, &i, &f) && f.used) {
+				ew_err("%s belongs to other pins than the feeds loaded in %s", c->dir, ew_g.pin_dir);
+				goto fail;
+			}
+		}
+		/* Fresh pins: whatever the directory holds is from before them. */
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "%s/owner", c->dir);
+		fd = open(cmd, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, cur, strlen(cur)) != (ssize_t)strlen(cur)) {
+			ew_err("writing %s: %s", cmd, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
+	return 0;
+fail:
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	ew_fd_maps_close(&c->m);
+	return -1;
+}
+
+static void ctx_close(struct ctx *c)
+{
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	ew_fd_maps_close(&c->m);
+}
+
+static int find_feed(struct ctx *c, const char *name, struct ew_feed *out)
+{
+	for (__u32 i = 0; i < EW_FEEDS_MAX; i++) {
+		struct ew_feed f;
+
+		if (bpf_map_lookup_elem(c->m.feeds, &i, &f) || !f.used)
+			continue;
+		f.name[sizeof(f.name) - 1] = 0;
+		if (!strcmp(f.name, name)) {
+			if (out)
+				*out = f;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Every loaded feed but `skip`, plus `extra` (the one being loaded) if given. */
+static int gather(struct ctx *c, int skip, const struct ew_fd_feed *extra, struct ew_fd_feed *out,
+		  struct ew_prefix **owned, size_t *n)
+{
+	*n = 0;
+	for (__u32 i = 0; i < EW_FEEDS_MAX; i++) {
+		struct ew_feed f;
+		struct ew_prefix *p;
+		size_t cnt;
+
+		if ((int)i == skip || bpf_map_lookup_elem(c->m.feeds, &i, &f) || !f.used)
+			continue;
+		f.name[sizeof(f.name) - 1] = 0;
+		if (ew_fd_store_load(c->dir, f.name, &p, &cnt)) {
+			ew_err("the saved entries of feed '%s' in %s are missing or damaged (%s): load it "
+			       "again or `edgeward feed del %s`; nothing changed",
+			       f.name, c->dir, strerror(errno), f.name);
+			return -1;
+		}
+		owned[*n] = p;
+		out[*n] = (struct ew_fd_feed){ .id = i, .action = f.action, .pfx = p, .n = cnt };
+		(*n)++;
+	}
+	if (extra)
+		out[(*n)++] = *extra;
+	return 0;
+}
+
+static int apply_set(struct ctx *c, int skip, const struct ew_fd_feed *extra, struct ew_fd_report *rep)
+{
+	struct ew_fd_feed set[EW_FEEDS_MAX + 1];
+	struct ew_prefix *owned[EW_FEEDS_MAX] = {};
+	size_t n = 0;
+	int ret;
+
+	ret = gather(c, skip, extra, set, owned, &n);
+	if (!ret)
+		ret = ew_fd_apply(&c->m, set, n, rep);
+	for (size_t i = 0; i < EW_FEEDS_MAX; i++)
+		free(owned[i]);
+	return ret;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* What a file held, for --json. */
+static json_object *summary_json(const char *name, const struct ew_feed_data *d)
+{
+	json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "name", json_object_new_string(name));
+	json_object_object_add(r, "format", json_object_new_string(ew_feed_fmt_name(d->format)));
+	json_object_object_add(r, "ipv4", json_object_new_int64(d->n4));
+	json_object_object_add(r, "ipv6", json_object_new_int64(d->n6));
+	json_object_object_add(r, "rejected", json_object_new_int64(d->bad));
+	json_object_object_add(r, "duplicates", json_object_new_int64(d->dups));
+	return r;
+}
+
+static int feed_load(const char *name, const char *file, const struct ew_feed_opts *o, int action,
+		     bool check)
+{
+	struct ew_feed_data d;
+	struct ew_fd_report rep;
+	struct ew_feed fe = {};
+	struct ctx c;
+	char abspath[4096];
+	int id, ret = 1;
+
+	if (ew_feed_read(file, o, &d)) {
+		ew_err("feed '%s' not loaded: nothing changed", name);
+		return 1;
+	}
+	if (check || ew_feed_fmt_is_fp(d.format)) {
+		json_object *r = summary_json(name, &d);
+
+		json_object_object_add(r, "fingerprints", json_object_new_int64(d.nfps));
+		if (ew_g.json)
+			ew_json_print(r);
+		else {
+			printf("%s: %s format, %zu IPv4 + %zu IPv6 prefixes, %zu fingerprints, %zu lines "
+			       "rejected, %zu duplicates\n",
+			       file, ew_feed_fmt_name(d.format), d.n4, d.n6, d.nfps, d.bad, d.dups);
+			json_object_put(r);
+		}
+		if (!check) {
+			ew_err("JA4/JA3 feeds become fingerprint rules, which this data path does not have "
+			       "yet: '%s' validated, nothing loaded (use --check to validate only)",
+			       name);
+			ret = 1;
+		} else {
+			ret = 0;
+		}
+		ew_feed_data_free(&d);
+		return ret;
+	}
+	if (ctx_open(&c)) {
+		ew_feed_data_free(&d);
+		return 1;
+	}
+	id = find_feed(&c, name, &fe);
+	if (id < 0) {
+		for (__u32 i = 0; i < EW_FEEDS_MAX && id < 0; i++) {
+			struct ew_feed f;
+
+			if (!bpf_map_lookup_elem(c.m.feeds, &i, &f) && !f.used)
+				id = i;
+		}
+		if (id < 0) {
+			ew_err("%d feeds are loaded already: `edgeward feed del` one first", EW_FEEDS_MAX);
+			goto out;
+		}
+		memset(&fe, 0, sizeof(fe));
+	}
+	if (ew_fd_store_save(c.dir, name, d.pfx, d.npfx))
+		goto out;
+	{
+		struct ew_fd_feed me = { .id = id, .action = action, .pfx = d.pfx, .n = d.npfx };
+
+		if (apply_set(&c, id, &me, &rep)) {
+			ew_err("feed '%s' not loaded: nothing changed", name);
+			if (!fe.used)
+				ew_fd_store_del(c.dir, name);
+			goto out;
+		}
+	}
+	/* hits_base may have grown during the apply: re-read before writing. */
+	if (bpf_map_lookup_elem(c.m.feeds, &(__u32){ id }, &fe) || !fe.used)
+		memset(&fe, 0, sizeof(fe));
+	snprintf(fe.name, sizeof(fe.name), "%s", name);
+	if (!realpath(file, abspath))
+		snprintf(abspath, sizeof(abspath), "%s", file);
+	memset(fe.source, 0, sizeof(fe.source));
+	memcpy(fe.source, abspath, strnlen(abspath, sizeof(fe.source) - 1));
+	memcpy(fe.sha256, d.sha256, 32);
+	fe.loaded_ns = realtime_ns();
+	fe.entries4 = d.n4;
+	fe.entries6 = d.n6;
+	fe.rejected = d.bad;
+	fe.action = action;
+	fe.format = d.format;
+	fe.used = 1;
+	{
+		size_t hosts = 0;
+
+		for (size_t i = 0; i < d.npfx; i++)
+			if (d.pfx[i].family == 4 && d.pfx[i].len > 24)
+				hosts += 1u << (32 - d.pfx[i].len);
+		fe.mem_bytes = ew_fd_entry_bytes(hosts, d.n6) + d.npfx * sizeof(struct ew_prefix);
+	}
+	if (bpf_map_update_elem(c.m.feeds, &(__u32){ id }, &fe, BPF_ANY)) {
+		ew_err("recording feed '%s': %s (its entries are active)", name, strerror(errno));
+		goto out;
+	}
+	if (ew_g.json) {
+		json_object *r = summary_json(name, &d);
+
+		json_object_object_add(r, "build_ms", json_object_new_double(rep.build_ms));
+		json_object_object_add(r, "write_ms", json_object_new_double(rep.write_ms));
+		json_object_object_add(r, "total_ms", json_object_new_double(rep.total_ms));
+		json_object_object_add(r, "hash_updates", json_object_new_int64(rep.hash_updates));
+		ew_json_print(r);
+	} else {
+		printf("feed %s: %zu IPv4 + %zu IPv6 prefixes (%s, %s), %zu lines rejected, %zu duplicates; "
+		       "tables swapped in %.1f ms\n",
+		       name, d.n4, d.n6, ew_feed_fmt_name(d.format), ew_action_name(action), d.bad, d.dups,
+		       rep.total_ms);
+	}
+	ret = 0;
+out:
+	ctx_close(&c);
+	ew_feed_data_free(&d);
+	return ret;
+}
+
+static int feed_del(const char *name)
+{
+	struct ew_fd_report rep;
+	struct ew_feed fe;
+	struct ctx c;
+	int id, ret = 1;
+
+	if (ctx_open(&c))
+		return 1;
+	id = find_feed(&c, name, &fe);
+	if (id < 0) {
+		ew_err("no feed named '%s'", name);
+		goto out;
+	}
+	if (apply_set(&c, id, NULL, &rep))
+		goto out;
+	memset(&fe, 0, sizeof(fe));
+	bpf_map_update_elem(c.m.feeds, &(__u32){ id }, &fe, BPF_ANY);
+	ew_fd_store_del(c.dir, name);
+	if (!ew_g.json)
+		printf("feed %s deleted\n", name);
+	ret = 0;
+out:
+	ctx_close(&c);
+	return ret;
+}
+
+json_object *ew_feeds_json(const struct ew_fd_maps *m)
+{
+	json_object *arr = json_object_new_array();
+
+	for (__u32 i = 0; i < EW_FEEDS_MAX; i++) {
+		struct ew_feed f;
+		json_object *o;
+		char sha[65];
+
+		if (bpf_map_lookup_elem(m->feeds, &i, &f) || !f.used)
+			continue;
+		f.name[sizeof(f.name) - 1] = 0;
+		f.source[sizeof(f.source) - 1] = 0;
+		hex(sha, f.sha256, 32);
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(f.name));
+		json_object_object_add(o, "id", json_object_new_int(i));
+		json_object_object_add(o, "format", json_object_new_string(ew_feed_fmt_name(f.format)));
+		json_object_object_add(o, "action", json_object_new_string(ew_action_name(f.action)));
+		json_object_object_add(o, "ipv4", json_object_new_int64(f.entries4));
+		json_object_object_add(o, "ipv6", json_object_new_int64(f.entries6));
+		json_object_object_add(o, "entries", json_object_new_int64((int64_t)f.entries4 + f.entries6));
+		json_object_object_add(o, "rejected", json_object_new_int64(f.rejected));
+		json_object_object_add(o, "loaded_unix_ns", json_object_new_int64(f.loaded_ns));
+		json_object_object_add(o, "source", json_object_new_string(f.source));
+		json_object_object_add(o, "sha256", json_object_new_string(sha));
+		json_object_object_add(o, "hits", json_object_new_int64(ew_fd_feed_hits(m, i, &f)));
+		json_object_object_add(o, "memory_bytes", json_object_new_int64(f.mem_bytes));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+json_object *ew_feed_tables_json(const struct ew_fd_maps *m)
+{
+	json_object *o = json_object_new_object();
+	uint64_t fixed, hashes, total = ew_fd_table_bytes(m, &fixed, &hashes);
+
+	json_object_object_add(o, "memory_bytes", json_object_new_int64(total));
+	json_object_object_add(o, "direct_bytes", json_object_new_int64(fixed));
+	json_object_object_add(o, "hash_bytes", json_object_new_int64(hashes));
+	json_object_object_add(o, "ipv4_addresses", json_object_new_int64(ew_map_count(m->h4)));
+	json_object_object_add(o, "ipv6_prefixes", json_object_new_int64(ew_map_count(m->h6)));
+	return o;
+}
+
+static int feed_list(void)
+{
+	struct ew_fd_maps m;
+	json_object *arr, *tables;
+
+	if (ew_require_caps(EW_NEED_BPF) || ew_abi_check() || ew_fd_maps_open(&m))
+		return 1;
+	arr = ew_feeds_json(&m);
+	tables = ew_feed_tables_json(&m);
+	ew_fd_maps_close(&m);
+	if (ew_g.json) {
+		json_object *r = json_object_new_object();
+
+		json_object_object_add(r, "feeds", arr);
+		json_object_object_add(r, "tables", tables);
+		ew_json_print(r);
+		return 0;
+	}
+	printf("%-16s %-18s %-6s %9s %8s %12s %9s  %-19s %-12s %s\n", "NAME", "FORMAT", "ACTION", "IPV4",
+	       "IPV6", "HITS", "MEMORY", "LOADED (UTC)", "SHA256", "SOURCE");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *v;
+		const char *s[4];
+		int64_t n[5];
+		char when[32];
+		time_t t;
+		static const char *const sk[] = { "name", "format", "action", "sha256" };
+		static const char *const nk[] = { "ipv4", "ipv6", "hits", "memory_bytes", "loaded_unix_ns" };
+
+		for (int k = 0; k < 4; k++)
+			s[k] = json_object_object_get_ex(o, sk[k], &v) ? json_object_get_string(v) : "";
+		for (int k = 0; k < 5; k++)
+			n[k] = json_object_object_get_ex(o, nk[k], &v) ? json_object_get_int64(v) : 0;
+		t = n[4] / 1000000000;
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&t));
+		json_object_object_get_ex(o, "source", &v);
+		printf("%-16s %-18s %-6s %9lld %8lld %12lld %8.1fM  %-19s %.12s %s\n", s[0], s[1], s[2],
+		       (long long)n[0], (long long)n[1], (long long)n[2], n[3] / 1048576.0, when, s[3],
+		       json_object_get_string(v));
+	}
+	{
+		json_object *v;
+		int64_t mem = 0, h4 = 0, h6 = 0;
+
+		if (json_object_object_get_ex(tables, "memory_bytes", &v))
+			mem = json_object_get_int64(v);
+		if (json_object_object_get_ex(tables, "ipv4_addresses", &v))
+			h4 = json_object_get_int64(v);
+		if (json_object_object_get_ex(tables, "ipv6_prefixes", &v))
+			h6 = json_object_get_int64(v);
+		printf("tables: %.1f MiB (%lld IPv4 /25../32 addresses, %lld IPv6 prefixes)\n",
+		       mem / 1048576.0, (long long)h4, (long long)h6);
+	}
+	json_object_put(arr);
+	json_object_put(tables);
+	return 0;
+}
+
+int cmd_feed(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "action", required_argument, NULL, 'a' },
+		{ "min-score", required_argument, NULL, 's' },
+		{ "max-bad", required_argument, NULL, 'b' },
+		{ "allow-empty", no_argument, NULL, 'e' },
+		{ "max-size", required_argument, NULL, 'z' },
+		{ "check", no_argument, NULL, 'c' },
+		EW_COMMON_LONGOPTS,
+		{},
+	};
+	struct ew_feed_opts o = { .format = EW_FF_AUTO, .min_score = 1, .max_bad_pct = 1.0 };
+	int c, action = EW_A_DROP;
+	bool check = false;
+	const char *sub;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, EW_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (ew_common_opt(c, usage))
+			continue;
+		switch (c) {
+		case 'f':
+			o.format = ew_feed_fmt_parse(optarg);
+			if (o.format < 0)
+				ew_usage_error(usage, "unknown --format '%s'", optarg);
+			break;
+		case 'a':
+			action = ew_action_parse(optarg);
+			if (action < 0 || action == EW_A_WOULD_DROP || action == EW_A_PASS)
+				ew_usage_error(usage, "--action must be drop, flag or allow, not '%s'", optarg);
+			break;
+		case 's':
+			errno = 0;
+			o.min_score = strtoul(optarg, &end, 10);
+			if (*end || errno || optarg[0] == '-')
+				ew_usage_error(usage, "--min-score '%s' is not a count", optarg);
+			break;
+		case 'b':
+			o.max_bad_pct = strtod(optarg, &end);
+			if (*end || o.max_bad_pct < 0 || o.max_bad_pct > 100)
+				ew_usage_error(usage, "--max-bad '%s' is not a percentage 0..100", optarg);
+			break;
+		case 'e':
+			o.allow_empty = true;
+			break;
+		case 'z':
+			errno = 0;
+			o.max_bytes = strtoull(optarg, &end, 10);
+			if (*end || errno || !o.max_bytes || optarg[0] == '-')
+				ew_usage_error(usage, "--max-size '%s' is not a byte count", optarg);
+			break;
+		case 'c':
+			check = true;
+			break;
+		default:
+			ew_usage_error(usage, "bad option");
+		}
+	}
+	if (optind >= argc)
+		ew_usage_error(usage, "load, list or del?");
+	sub = argv[optind++];
+	if (!strcmp(sub, "list")) {
+		if (optind != argc)
+			ew_usage_error(usage, "list takes no arguments");
+		return feed_list();
+	}
+	if (!strcmp(sub, "del")) {
+		if (argc - optind != 1)
+			ew_usage_error(usage, "del takes one feed NAME");
+		return feed_del(argv[optind]);
+	}
+	if (strcmp(sub, "load"))
+		ew_usage_error(usage, "unknown subcommand '%s'", sub);
+	if (argc - optind != 2)
+		ew_usage_error(usage, "load takes NAME and FILE");
+	if (!argv[optind][0] || strlen(argv[optind]) >= sizeof(((struct ew_feed *)0)->name) ||
+	    strspn(argv[optind], NAME_OK) != strlen(argv[optind]) || argv[optind][0] == '.')
+		ew_usage_error(usage, "feed NAME '%s': 1-31 characters of A-Z a-z 0-9 _ . - (not starting with .)",
+			       argv[optind]);
+	return feed_load(argv[optind], argv[optind + 1], &o, action, check);
+}
