@@ -814,20 +814,20 @@ static int cmd_pkt(int argc, char **argv)
 		full = obj_memlock(c.ew.skel->obj);
 		if (n) {
 			mem_row(memf, "edgeward block list (all maps, growth)", full - base, n, "prefix");
-			mem_row(memf, "xdp-filter filter_ipv4 (addresses)", map_memlock(c.xf.ip4_fd),
-				n, "address");
+			mem_row(memf, "xdp-filter filter_ipv4 (addresses, preallocated)",
+				map_memlock(c.xf.ip4_fd), n > 10000 ? n : 10000, "address");
 		}
 		if (i == 0)
 			oneshot_calibrate(&c, &(struct frame){ .len = 60 });
 		rows_at(&c, n, 0);
 		if (o.flows) {
-			long long fl = map_memlock(c.ew.flows_fd) + map_memlock(c.ew.conns_fd);
-
 			flows_fill(&c.ew, o.flows, inet_addr("198.18.0.2"), 443);
 			rows_at(&c, n, o.flows);
 			if (i == 0) {
-				mem_row(memf, "edgeward ew_flows + ew_conns (preallocated)", fl, o.flows,
-					"flow");
+				mem_row(memf, "edgeward ew_flows (per-CPU counters, preallocated)",
+					map_memlock(c.ew.flows_fd), o.flows, "flow");
+				mem_row(memf, "edgeward ew_conns (evidence, preallocated)",
+					map_memlock(c.ew.conns_fd), o.flows, "flow");
 				fprintf(memf, "| edgeward flows present after filling %zu | %ld | | |\n",
 					o.flows, bpfrun_flow_count(&c.ew));
 			}

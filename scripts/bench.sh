@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# `make bench`: edgeward against what operators would use instead, in one run
+# on one machine; medians and ratios, written as markdown to $OUT/bench.md and
+# printed. Four parts:
+#   1. per-packet cost with BPF_PROG_TEST_RUN: edgeward, an empty XDP program
+#      and xdp-filter (xdp-tools' packaged object), interleaved ($OUT/tests/bench pkt);
+#   2. throughput on veth: live frames (BPF_F_TEST_XDP_LIVE_FRAMES) from one
+#      namespace into another whose receiver drops a blocklisted source with
+#      edgeward, nftables netdev ingress + set, iptables raw + ipset, or
+#      nothing; the receiving NAPI thread's CPU time per packet, rounds
+#      interleaved, medians;
+#   3. block-list load and reload beside `ipset restore` and `nft -f`;
+#   4. kernel memory per flow and per prefix.
+# Every knob is an environment variable (BN_*); tests/e2e/test_bench_smoke.sh
+# runs it with tiny sizes. Traffic stays in two namespaces this script
+# creates (198.18.0.0/15 only); a trap removes them and the pins on every exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-build}
+BENCH=$OUT/tests/bench
+EW=$OUT/edgeward
+BN_REPEAT=${BN_REPEAT:-1000000}	  # BPF_PROG_TEST_RUN repeat per measurement
+BN_RUNS=${BN_RUNS:-5}		  # runs per median (per-packet part)
+BN_SIZES=${BN_SIZES:-0,10000,1000000}  # block-list sizes, per-packet part
+BN_FLOWS=${BN_FLOWS:-1000000}	  # flow table: max_entries and fill
+BN_ONESHOT=${BN_ONESHOT:-2000}	  # fresh flows per one-shot row
+BN_LOAD_SIZES=${BN_LOAD_SIZES:-10000 100000 1000000}  # load/reload part; the last is also the veth block list
+BN_LIVE_COUNT=${BN_LIVE_COUNT:-3000000}  # frames sent per veth measurement
+BN_LIVE_ROUNDS=${BN_LIVE_ROUNDS:-3}	  # interleaved rounds, veth part
+BN_MD=${BN_MD:-$OUT/bench.md}
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, nftables)"
+for t in "$BENCH" "$EW"; do [ -x "$t" ] || die "$t missing: run make tests-build"; done
+for c in nft ipset iptables nsenter ip awk; do
+	command -v "$c" >/dev/null || die "$c missing: run scripts/install-deps.sh"
+done
+XF_OBJ=
+for d in /usr/lib/bpf /usr/lib/*/bpf /usr/local/lib/bpf; do
+	[ -e "$d/xdpfilt_alw_all.o" ] && XF_OBJ=$d/xdpfilt_alw_all.o && break
+done
+[ -n "$XF_OBJ" ] || die "xdp-filter's BPF object (xdpfilt_alw_all.o) not found: install xdp-tools"
+
+# --- lab: two namespaces, one veth pair between them, a spare veth in the receiver --
+ID=$(($$ % 100000))
+NS_TX=bn-tx-$ID NS_RX=bn-rx-$ID
+IF_TX=bnt$ID IF_RX=bnr$ID IF_DUM=bnk$ID  # bnk: a spare veth that keeps edgeward's pins
+MAC_RX=02:00:00:00:00:02
+export EDGEWARD_PIN_DIR=/sys/fs/bpf/ew-bn-$$
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ew-bench.XXXXXX")
+
+cleanup() {
+	trap - EXIT INT TERM HUP
+	if [ -e "$EDGEWARD_PIN_DIR/ew_ifaces" ]; then
+		rx "$EW" detach "$IF_RX" >/dev/null 2>&1 || true
+		rx "$EW" detach "$IF_DUM" >/dev/null 2>&1 || true
+	fi
+	ip netns del "$NS_TX" 2>/dev/null || true
+	ip netns del "$NS_RX" 2>/dev/null || true
+	[ -d "$EDGEWARD_PIN_DIR" ] && rm -rf "$EDGEWARD_PIN_DIR"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+rx() { nsenter --net="/run/netns/$NS_RX" "$@"; }
+tx() { nsenter --net="/run/netns/$NS_TX" "$@"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+fmt_n() { awk -v n="$1" 'BEGIN { if (n >= 1e6 && n % 1e6 == 0) print n / 1e6 "M"; else if (n >= 1e3 && n % 1e3 == 0) print n / 1e3 "k"; else print n }'; }
+
+lab_up() {
+	echo "bench: lab namespaces $NS_TX $NS_RX" >&2
+	ip netns add "$NS_TX"
+	ip netns add "$NS_RX"
+	# No IPv6 autoconfiguration chatter among the counted frames.
+	for ns in "$NS_TX" "$NS_RX"; do
+		nsenter --net="/run/netns/$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1
+	done
+	ip link add "$IF_TX" netns "$NS_TX" address 02:00:00:00:00:01 type veth \
+		peer name "$IF_RX" netns "$NS_RX" address "$MAC_RX"
+	ip -n "$NS_TX" addr add 198.18.0.1/24 dev "$IF_TX"
+	ip -n "$NS_RX" addr add 198.18.0.2/24 dev "$IF_RX"
+	ip -n "$NS_RX" link add "$IF_DUM" type veth peer name "${IF_DUM}p"
+	for l in "$IF_TX" lo; do ip -n "$NS_TX" link set "$l" up; done
+	for l in "$IF_RX" "$IF_DUM" "${IF_DUM}p" lo; do ip -n "$NS_RX" link set "$l" up; done
+	# veth takes XDP frames only through NAPI: GRO on gives it NAPI without
+	# an XDP program; threaded NAPI gives the receive side its own thread,
+	# whose CPU time is the receiver's cost.
+	rx "$BENCH" gro "$IF_RX"
+	ip netns exec "$NS_RX" sh -c "echo 1 > /sys/class/net/$IF_RX/threaded"
+	# edgeward stays loaded (pins, block list) while the veth is detached.
+	rx "$EW" attach "$IF_DUM" --mode generic >/dev/null
+}
+
+# --- report header -------------------------------------------------------------
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+CLANG=$("${BPF_CLANG:-clang}" --version | head -1)
+{
+	echo "# edgeward benchmark"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $CPU, $(nproc) CPUs; Linux $(uname -r); $CLANG;"
+	echo "xdp-filter: $XF_OBJ (xdp-tools $(dpkg-query -W -f '${Version}' xdp-tools 2>/dev/null || echo '?'))."
+	echo "Block list: N IPv4 prefixes from \`$BENCH prefixes N\` (70% /32, 25% /24, 5% /28, no overlaps;"
+	echo "the first is 198.19.0.0/16, where the blocklisted test source lives). Medians; ratios are within this run."
+	echo
+} >"$BN_MD"
+
+# --- 1. per-packet cost --------------------------------------------------------
+echo "bench: per-packet cost (repeat $BN_REPEAT, $BN_RUNS runs, block lists $BN_SIZES, flows $BN_FLOWS)" >&2
+"$BENCH" pkt --xdp-filter "$XF_OBJ" --repeat "$BN_REPEAT" --runs "$BN_RUNS" --sizes "$BN_SIZES" \
+	--flows "$BN_FLOWS" --oneshot "$BN_ONESHOT" --strict >"$TMP/pkt.md" 2>"$TMP/pkt.err" ||
+	{ cat "$TMP/pkt.err" >&2; die "per-packet part failed"; }
+{
+	echo "## 1. Per-packet cost (BPF_PROG_TEST_RUN, ns per packet)"
+	echo
+	echo "Rows \"repeated\": one frame, repeat $BN_REPEAT, median of $BN_RUNS runs, the three programs"
+	echo "interleaved. \"in turn\" / \"new flow each\": a wrapper rewrites the source address and port"
+	echo "before each repetition and tail-calls the program (its own cost, measured on the empty"
+	echo "program, is subtracted), so every repetition is another flow and cache misses show."
+	echo "One-shot rows (after SYN): $BN_ONESHOT fresh flows, repeat 1 each, median minus the"
+	echo "test-run timer's cost. The flow table is sized with max_entries = $(fmt_n "$BN_FLOWS")"
+	echo "(\`edgeward attach --flows\`) and filled to it from user space."
+	echo
+	sed '/^MEMORY$/,$d' "$TMP/pkt.md"
+	echo
+} >>"$BN_MD"
+
+lab_up
+
+# --- 3. block-list load and reload ---------------------------------------------
+# Each tool in the receiver namespace; the last size stays loaded for part 2.
+LOAD_ROWS=() IPSET_MEM=()
+LIVE_N=
+for n in $BN_LOAD_SIZES; do
+	LIVE_N=$n
+	"$BENCH" prefixes "$n" >"$TMP/p$n"
+	# ipset: load = restore into a new set; reload = restore a fresh set and swap.
+	{
+		echo "create bnnew hash:net family inet hashsize $n maxelem $((2 * n + 1024))"
+		sed 's/^/add bnnew /' "$TMP/p$n"
+	} >"$TMP/ipset$n"
+	rx ipset destroy bnset 2>/dev/null || true
+	t0=$(now)
+	sed 's/bnnew/bnset/' "$TMP/ipset$n" | rx ipset restore
+	t1=$(now)
+	{ cat "$TMP/ipset$n"; echo "swap bnnew bnset"; echo "destroy bnnew"; } | rx ipset restore
+	t2=$(now)
+	ipset_load=$(elapsed "$t0" "$t1") ipset_reload=$(elapsed "$t1" "$t2")
+	IPSET_MEM+=("$n $(rx ipset list -t bnset | awk -F': ' '/Size in memory/ { print $2 }')")
+	# nft: load = one nft -f; reload = flush + add in one transaction.
+	elems=$(paste -sd, "$TMP/p$n")
+	printf 'table netdev bnt {\n\tset block { type ipv4_addr; flags interval; elements = { %s } }\n}\n' \
+		"$elems" >"$TMP/nft$n"
+	printf 'flush set netdev bnt block\nadd element netdev bnt block { %s }\n' "$elems" >"$TMP/nftr$n"
+	unset elems
+	rx nft delete table netdev bnt 2>/dev/null || true
+	t0=$(now)
+	rx nft -f "$TMP/nft$n"
+	t1=$(now)
+	rx nft -f "$TMP/nftr$n"
+	t2=$(now)
+	nft_load=$(elapsed "$t0" "$t1") nft_reload=$(elapsed "$t1" "$t2")
+	# edgeward: a fresh (empty) pinned block list, the CLI into it, then the same list again.
+	rx "$EW" detach "$IF_DUM" >/dev/null
+	rx "$EW" attach "$IF_DUM" --mode generic >/dev/null
+	t0=$(now)
+	rx xargs -n 50000 "$EW" block add <"$TMP/p$n" >/dev/null
+	t1=$(now)
+	rx xargs -n 50000 "$EW" block add <"$TMP/p$n" >/dev/null
+	t2=$(now)
+	ew_load=$(elapsed "$t0" "$t1") ew_reload=$(elapsed "$t1" "$t2")
+	LOAD_ROWS+=("| $(fmt_n "$n") | $ew_load | $ew_reload | $ipset_load | $ipset_reload | $nft_load | $nft_reload | $(awk -v e="$ew_reload" -v i="$ipset_reload" 'BEGIN { printf "%.2f", i / (e > 0 ? e : 0.001) }') |")
+	echo "bench: load $n: edgeward $ew_load/$ew_reload s, ipset $ipset_load/$ipset_reload s, nft $nft_load/$nft_reload s" >&2
+done
+rm -f "$TMP"/nft*
+
+# --- 2. throughput on veth ------------------------------------------------------
+napi_pid() {
+	local p c
+	for p in /proc/[0-9]*; do
+		c=$(cat "$p/comm" 2>/dev/null) || continue
+		case $c in "napi/$IF_RX-"*) echo "${p#/proc/}"; return ;; esac
+	done
+	return 1
+}
+rx_packets() { rx awk -v i="$IF_RX:" '$1 == i { print $3 }' /proc/net/dev; }
+# One measurement: ns of receive CPU per packet received, and packets received.
+live_once() {
+	local pid r0 r1 p0 p1
+	pid=$(napi_pid) || die "no NAPI thread for $IF_RX"
+	r0=$(awk '{ print $1 }' "/proc/$pid/schedstat")
+	p0=$(rx_packets)
+	tx "$BENCH" live "$IF_TX" --count "$BN_LIVE_COUNT" --dmac "$MAC_RX" --src 198.19.0.1 \
+		--dst 198.18.0.2 >/dev/null
+	sleep 0.3
+	r1=$(awk '{ print $1 }' "/proc/$pid/schedstat")
+	p1=$(rx_packets)
+	[ "$p1" -gt "$p0" ] || die "the receiver got no frames"
+	echo "$(((r1 - r0) / (p1 - p0))) $((p1 - p0))"
+}
+declare -A NS RECV
+CFGS="edgeward nft iptables none"
+ipt_rule=(raw PREROUTING -i "$IF_RX" -m set --match-set bnset src -j DROP)
+for round in $(seq "$BN_LIVE_ROUNDS"); do
+	for cfg in $CFGS; do
+		case $cfg in
+		edgeward) rx "$EW" attach "$IF_RX" >/dev/null ;;
+		nft) rx nft add chain netdev bnt in "{ type filter hook ingress device $IF_RX priority -500; }"
+		     rx nft add rule netdev bnt in ip saddr @block counter drop ;;
+		iptables) rx iptables -t "${ipt_rule[@]:0:1}" -A "${ipt_rule[@]:1}" ;;
+		none) ;;
+		esac
+		read -r ns got < <(live_once)
+		NS[$cfg]+="$ns "
+		RECV[$cfg]=$((${RECV[$cfg]:-0} + got))
+		case $cfg in
+		edgeward) rx "$EW" detach "$IF_RX" >/dev/null ;;
+		nft) DROPPED_nft=$((${DROPPED_nft:-0} + $(rx nft list chain netdev bnt in | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1) } END { print s + 0 }')))
+		     rx nft delete chain netdev bnt in ;;
+		iptables) DROPPED_ipt=$((${DROPPED_ipt:-0} + $(rx iptables -t raw -L PREROUTING -v -x -n | awk '/match-set/ { print $1 }')))
+			  rx iptables -t "${ipt_rule[@]:0:1}" -D "${ipt_rule[@]:1}" ;;
+		esac
+	done
+done
+DROPPED_ew=$(rx "$EW" stats --prometheus | awk -F' ' '/^edgeward_packets_total\{hook="xdp",reason="prefix",action="drop"\}/ { print $2 }')
+
+{
+	echo "## 2. Throughput on veth (live frames, receive CPU per packet)"
+	echo
+	echo "A generator (BPF_F_TEST_XDP_LIVE_FRAMES, XDP_TX) sends $(fmt_n "$BN_LIVE_COUNT") 60-byte UDP frames"
+	echo "from blocklisted 198.19.0.1 per measurement into a veth pair between two namespaces; the"
+	echo "receiver (threaded NAPI, GRO on) drops them with each filter in turn, $BN_LIVE_ROUNDS interleaved"
+	echo "rounds. Cost = CPU time of the receiving NAPI thread / frames it received (sender-side ring"
+	echo "overflow is not counted); Mpps = what one receive core sustains at that cost. Block list:"
+	echo "$(fmt_n "$LIVE_N") prefixes, the same in every filter."
+	echo
+	echo "| receiver | ns per packet | Mpps per core | edgeward speed-up | frames received | dropped by the filter |"
+	echo "|---|---:|---:|---:|---:|---:|"
+} >>"$BN_MD"
+EW_NS=$(echo "${NS[edgeward]}" | median)
+for cfg in $CFGS; do
+	m=$(echo "${NS[$cfg]}" | median)
+	case $cfg in
+	edgeward) name="edgeward (XDP)"; dropped=$DROPPED_ew ;;
+	nft) name="nftables netdev ingress, interval set"; dropped=$DROPPED_nft ;;
+	iptables) name="iptables raw PREROUTING + ipset hash:net"; dropped=$DROPPED_ipt ;;
+	none) name="nothing dropped (stack: UDP to a closed port)"; dropped=0 ;;
+	esac
+	awk -v n="$name" -v m="$m" -v e="$EW_NS" -v r="${RECV[$cfg]}" -v d="${dropped:-0}" \
+		'BEGIN { printf "| %s | %.0f | %.2f | %.1f× | %d | %d |\n", n, m, 1000 / m, m / e, r, d }' >>"$BN_MD"
+	eval "LIVE_$cfg=$m"
+done
+echo >>"$BN_MD"
+
+{
+	echo "## 3. Block-list load and reload (seconds)"
+	echo
+	echo "edgeward: \`edgeward block add\` into the pinned list (xargs, 50k prefixes per call), then the"
+	echo "same list again (a dedicated feed reload is pending). ipset: \`ipset restore\` into a new"
+	echo "hash:net; reload = restore a fresh set + \`swap\` + \`destroy\`. nft: \`nft -f\` of an interval set;"
+	echo "reload = \`flush set\` + \`add element\` in one transaction. One run each."
+	echo
+	echo "| prefixes | edgeward load | edgeward reload | ipset restore | ipset reload | nft -f | nft reload | ipset reload / edgeward reload |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${LOAD_ROWS[@]}"
+	echo
+	echo "## 4. Memory (kernel memory charged to the maps: /proc fdinfo memlock)"
+	echo
+	sed '1,/^MEMORY$/d' "$TMP/pkt.md"
+	for m in "${IPSET_MEM[@]}"; do
+		set -- $m
+		awk -v n="$1" -v f="$(fmt_n "$1")" -v b="$2" 'BEGIN { printf "| ipset hash:net (Size in memory) | %s | %.1f MiB | %.0f B per prefix |\n", f, b / 1048576, b / n }'
+	done
+	echo "| nftables interval set | | not reported by nft | |"
+	echo
+} >>"$BN_MD"
+
+# --- targets ---------------------------------------------------------------------
+mid=$(grep -F '| mid-flow IPv4 TCP | 1M | 1M |' "$BN_MD" | awk -F'|' '{ gsub(/ /, "", $8); print $8 }' || true)
+ew_rel=$(printf '%s\n' "${LOAD_ROWS[@]}" | tail -1 | awk -F'|' '{ gsub(/ /, ""); print $4 }')
+ip_rel=$(printf '%s\n' "${LOAD_ROWS[@]}" | tail -1 | awk -F'|' '{ gsub(/ /, ""); print $6 }')
+verdict() { awk -v c="$1" 'BEGIN { print (c ? "met" : "**missed**") }'; }
+{
+	echo "## Targets"
+	echo
+	echo "| target | measured | |"
+	echo "|---|---|---|"
+	if [ -n "$mid" ]; then
+		echo "| mid-flow IPv4 packet at 1M prefixes and 1M flows costs no more than xdp-filter | edgeward / xdp-filter = $mid | $(verdict "$(awk -v r="$mid" 'BEGIN { print (r <= 1.0) }')") |"
+	else
+		echo "| mid-flow IPv4 packet at 1M prefixes and 1M flows costs no more than xdp-filter | not measured at these sizes ($BN_SIZES, $BN_FLOWS flows) | — |"
+	fi
+	r=$(awk -v a="$LIVE_nft" -v e="$LIVE_edgeward" 'BEGIN { printf "%.1f", a / e }')
+	echo "| blocklisted source dropped at >= 5× the rate of nftables netdev ingress | ${r}× | $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 5) }')") |"
+	r=$(awk -v a="$LIVE_iptables" -v e="$LIVE_edgeward" 'BEGIN { printf "%.1f", a / e }')
+	echo "| blocklisted source dropped at >= 10× the rate of iptables + ipset | ${r}× | $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 10) }')") |"
+	echo "| $(fmt_n "$LIVE_N")-prefix reload beats \`ipset restore\` | edgeward ${ew_rel} s vs ipset ${ip_rel} s (feed reload pending: CLI re-add) | $(verdict "$(awk -v e="$ew_rel" -v i="$ip_rel" 'BEGIN { print (e < i) }')") |"
+	echo
+} >>"$BN_MD"
+
+cat "$BN_MD"
+echo "bench: written to $BN_MD" >&2
