@@ -25,7 +25,7 @@ BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -MMD -MP $(INCLUDES) \
 	$(shell pkg-config --cflags json-c 2>/dev/null)
-LDLIBS := -lbpf -lelf -lz -lcap -ljson-c -lpcap
+LDLIBS := -lbpf -lelf -lz -lcap -ljson-c -lpcap -lcrypto
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
