@@ -23,7 +23,7 @@ INCLUDES := -Iinclude -I$(OUT)
 BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	-Iinclude -Ivmlinux -Ibpf -MMD -MP
 CFLAGS ?= -O2 -g
-CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -MMD -MP $(INCLUDES) \
+EW_CFLAGS = $(CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -MMD -MP $(INCLUDES) \
 	$(shell pkg-config --cflags json-c 2>/dev/null)
 LDLIBS := -lbpf -lelf -lz -lcap -ljson-c -lpcap -lcrypto
 
@@ -39,7 +39,7 @@ LIBEW := $(OUT)/libedgeward.a $(OUT)/libedgeward.so
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 
-.PHONY: all clean demo test test-unit test-bpf test-e2e test-clang bench deps vmlinux help
+.PHONY: all clean demo test test-kernels fuzz fuzz-build test-unit test-bpf test-e2e test-clang bench deps vmlinux help
 
 all: $(OUT)/edgeward
 
@@ -74,7 +74,7 @@ $(USER_OBJS): $(OUT)/edgeward.skel.h
 
 $(OUT)/user/%.o: user/%.c | $(OUT)/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(EW_CFLAGS) -c $< -o $@
 
 $(OUT)/edgeward: $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -111,7 +111,7 @@ tests-build: $(LIBEW) $(OUT)/examples/tls-server
 $(OUT)/tests/%.o: tests/%.c $(OUT)/edgeward.skel.h
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests -Iuser -c $< -o $@
+	$(Q)$(CC) $(EW_CFLAGS) -Itests -Iuser -c $< -o $@
 
 $(OUT)/tests/unit_tests: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(UNIT_SRCS)) $(OUT)/tests/lib/runner.o \
 		$(OUT)/tests/lib/pkt.o $(LIB_OBJS)
@@ -137,7 +137,7 @@ $(OUT)/bench/%.skel.h: $(OUT)/bench/%.bpf.o
 
 $(OUT)/bench/bench.o: tests/bench/bench.c $(BENCH_BPF) $(OUT)/edgeward.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -I$(OUT)/bench -Itests -Iuser -c $< -o $@
+	$(Q)$(CC) $(EW_CFLAGS) -I$(OUT)/bench -Itests -Iuser -c $< -o $@
 
 $(OUT)/tests/bench: $(OUT)/bench/bench.o $(OUT)/tests/lib/pkt.o $(OUT)/tests/lib/bpfrun.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
@@ -153,6 +153,35 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)OUT=$(OUT) tests/run.sh
 
+# --- fuzzing: libFuzzer targets, clang with ASan + UBSan ----------------------
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_OBJS := $(patsubst $(OUT)/user/%,$(OUT)/fuzz/user/%,$(LIB_OBJS))
+
+$(OUT)/fuzz/user/%.o: user/%.c $(OUT)/edgeward.skel.h
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -std=gnu11 -MMD -MP $(INCLUDES) \
+		$(shell pkg-config --cflags json-c 2>/dev/null) -c $< -o $@
+
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -std=gnu11 $(INCLUDES) -Iuser -Itests \
+		$(shell pkg-config --cflags json-c 2>/dev/null) $^ $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# `make fuzz FUZZ_SECONDS=N`: every target for N seconds.
+fuzz: deps
+	$(Q)OUT=$(OUT) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# The BPF test table on Debian 12's own Linux 6.1, booted under qemu.
+test-kernels: deps
+	$(Q)$(MAKE) --no-print-directory tests-build
+	$(Q)OUT=$(OUT) scripts/test-kernels.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OUT=$(OUT) scripts/demo.sh
@@ -167,4 +196,4 @@ vmlinux:
 clean:
 	rm -rf $(OUT) build-*
 
--include $(wildcard $(OUT)/bpf/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d $(OUT)/bench/*.d)
+-include $(wildcard $(OUT)/bpf/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d $(OUT)/fuzz/user/*.d $(OUT)/bench/*.d)

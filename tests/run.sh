@@ -23,6 +23,8 @@ run() { # name, command...
 run unit "$OUT/tests/unit_tests"
 run bpf "$OUT/tests/bpf_tests"
 run kernel-6.1 bash scripts/test-kernels.sh
+run sanitizers bash tests/san/run.sh
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} run fuzz bash tests/fuzz/run.sh
 for t in tests/clang/*.sh tests/e2e/*.sh; do
 	[ -e "$t" ] || continue
 	[ "$(basename "$t")" = lib.sh ] && continue # the e2e harness, sourced by the tests
