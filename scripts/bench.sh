@@ -51,6 +51,7 @@ IF_TX=bnt$ID IF_RX=bnr$ID IF_DUM=bnk$ID  # bnk: a spare veth that keeps edgeward
 MAC_RX=02:00:00:00:00:02
 export EDGEWARD_PIN_DIR=/sys/fs/bpf/ew-bn-$$
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ew-bench.XXXXXX")
+export EDGEWARD_STATE_DIR=$TMP/state
 
 cleanup() {
 	trap - EXIT INT TERM HUP
@@ -94,7 +95,7 @@ lab_up() {
 	# whose CPU time is the receiver's cost.
 	rx "$BENCH" gro "$IF_RX"
 	ip netns exec "$NS_RX" sh -c "echo 1 > /sys/class/net/$IF_RX/threaded"
-	# edgeward stays loaded (pins, block list) while the veth is detached.
+	# edgeward stays loaded (pins, feeds) while the veth is detached.
 	rx "$EW" attach "$IF_DUM" --mode generic >/dev/null
 }
 
@@ -107,7 +108,8 @@ CLANG=$("${BPF_CLANG:-clang}" --version | head -1)
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $CPU, $(nproc) CPUs; Linux $(uname -r); $CLANG;"
 	echo "xdp-filter: $XF_OBJ (xdp-tools $(dpkg-query -W -f '${Version}' xdp-tools 2>/dev/null || echo '?'))."
 	echo "Block list: N IPv4 prefixes from \`$BENCH prefixes N\` (70% /32, 25% /24, 5% /28, no overlaps;"
-	echo "the first is 198.19.0.0/16, where the blocklisted test source lives). Medians; ratios are within this run."
+	echo "the first is 198.19.0.0/16, where the blocklisted test source lives), loaded into edgeward as one drop"
+	echo "feed (\`edgeward feed load\`: DIR-24-8 for IPv4). Medians; ratios are within this run."
 	echo
 } >"$BN_MD"
 
@@ -166,13 +168,14 @@ for n in $BN_LOAD_SIZES; do
 	rx nft -f "$TMP/nftr$n"
 	t2=$(now)
 	nft_load=$(elapsed "$t0" "$t1") nft_reload=$(elapsed "$t1" "$t2")
-	# edgeward: a fresh (empty) pinned block list, the CLI into it, then the same list again.
+	# edgeward: fresh pins, `feed load` of the list, then the same again (a reload).
 	rx "$EW" detach "$IF_DUM" >/dev/null
+	rm -rf "$EDGEWARD_STATE_DIR"
 	rx "$EW" attach "$IF_DUM" --mode generic >/dev/null
 	t0=$(now)
-	rx xargs -n 50000 "$EW" block add <"$TMP/p$n" >/dev/null
+	rx "$EW" feed load bench "$TMP/p$n" >/dev/null
 	t1=$(now)
-	rx xargs -n 50000 "$EW" block add <"$TMP/p$n" >/dev/null
+	rx "$EW" feed load bench "$TMP/p$n" >/dev/null
 	t2=$(now)
 	ew_load=$(elapsed "$t0" "$t1") ew_reload=$(elapsed "$t1" "$t2")
 	LOAD_ROWS+=("| $(fmt_n "$n") | $ew_load | $ew_reload | $ipset_load | $ipset_reload | $nft_load | $nft_reload | $(awk -v e="$ew_reload" -v i="$ipset_reload" 'BEGIN { printf "%.2f", i / (e > 0 ? e : 0.001) }') |")
@@ -228,7 +231,7 @@ for round in $(seq "$BN_LIVE_ROUNDS"); do
 		esac
 	done
 done
-DROPPED_ew=$(rx "$EW" stats --prometheus | awk -F' ' '/^edgeward_packets_total\{hook="xdp",reason="prefix",action="drop"\}/ { print $2 }')
+DROPPED_ew=$(rx "$EW" stats --prometheus | awk '/^edgeward_packets_total\{hook="xdp",.*action="drop"\}/ { s += $2 } END { print s + 0 }')
 
 {
 	echo "## 2. Throughput on veth (live frames, receive CPU per packet)"
@@ -261,8 +264,8 @@ echo >>"$BN_MD"
 {
 	echo "## 3. Block-list load and reload (seconds)"
 	echo
-	echo "edgeward: \`edgeward block add\` into the pinned list (xargs, 50k prefixes per call), then the"
-	echo "same list again (a dedicated feed reload is pending). ipset: \`ipset restore\` into a new"
+	echo "edgeward: \`edgeward feed load bench FILE\` into fresh pins, then the same command again"
+	echo "(a reload: new plane built, swapped in, old plane levelled). ipset: \`ipset restore\` into a new"
 	echo "hash:net; reload = restore a fresh set + \`swap\` + \`destroy\`. nft: \`nft -f\` of an interval set;"
 	echo "reload = \`flush set\` + \`add element\` in one transaction. One run each."
 	echo
@@ -300,7 +303,7 @@ verdict() { awk -v c="$1" 'BEGIN { print (c ? "met" : "**missed**") }'; }
 	echo "| blocklisted source dropped at >= 5× the rate of nftables netdev ingress | ${r}× | $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 5) }')") |"
 	r=$(awk -v a="$LIVE_iptables" -v e="$LIVE_edgeward" 'BEGIN { printf "%.1f", a / e }')
 	echo "| blocklisted source dropped at >= 10× the rate of iptables + ipset | ${r}× | $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 10) }')") |"
-	echo "| $(fmt_n "$LIVE_N")-prefix reload beats \`ipset restore\` | edgeward ${ew_rel} s vs ipset ${ip_rel} s (feed reload pending: CLI re-add) | $(verdict "$(awk -v e="$ew_rel" -v i="$ip_rel" 'BEGIN { print (e < i) }')") |"
+	echo "| $(fmt_n "$LIVE_N")-prefix reload beats \`ipset restore\` | edgeward ${ew_rel} s vs ipset ${ip_rel} s | $(verdict "$(awk -v e="$ew_rel" -v i="$ip_rel" 'BEGIN { print (e < i) }')") |"
 	echo
 } >>"$BN_MD"
 

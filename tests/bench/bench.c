@@ -6,8 +6,6 @@
  *                  xdp-filter, with BPF_PROG_TEST_RUN, interleaved, medians;
  *                  memory per flow and per prefix. Prints markdown.
  *   bench prefixes N   the benchmark block list of N prefixes, one a line
- *   bench load FILE    fill a private edgeward block list from FILE, twice
- *                  (load, then reload of the same set); prints the seconds
  *   bench live IFACE   live-frames generator: sends frames out of IFACE
  *                  (BPF_F_TEST_XDP_LIVE_FRAMES, XDP_TX), for the veth test
  *   bench gro IFACE    turn GRO on (veth then runs NAPI without XDP)
@@ -36,6 +34,7 @@
 #include "bench.skel.h"
 #include "lib/bpfrun.h"
 #include "lib/pkt.h"
+#include "feeds.h"
 
 #define BN_BLOCKED "198.19.0.0/16"   /* the block-list entry the blocked packets hit */
 #define BN_BLOCKED_SRC "198.19.0.1"
@@ -164,18 +163,49 @@ static int cmd_prefixes(int argc, char **argv)
 	return 0;
 }
 
-/* Fill edgeward's block list: every entry drops. */
-static void ew_fill(struct bpfrun *r, const struct bn_pfx *p, size_t n)
+/* The feed tables of a private edgeward (user/feeds.c builds them). */
+static void feed_maps(struct bpfrun *r, struct ew_fd_maps *m)
 {
-	char buf[32];
+	m->state = bpf_map__fd(r->skel->maps.ew_fd_state);
+	m->t4 = bpf_map__fd(r->skel->maps.ew_fd4_24);
+	m->h4 = bpf_map__fd(r->skel->maps.ew_fd4_32);
+	m->l1 = bpf_map__fd(r->skel->maps.ew_fd6_l1);
+	m->h6 = bpf_map__fd(r->skel->maps.ew_fd6);
+	m->cls = bpf_map__fd(r->skel->maps.ew_fd_cls);
+	m->hits = bpf_map__fd(r->skel->maps.ew_fd_hits);
+	m->feeds = bpf_map__fd(r->skel->maps.ew_feeds);
+	m->config = r->config_fd;
+}
 
+/*
+ * The block list as one drop feed, the way an operator loads a big list
+ * (`edgeward feed load`): DIR-24-8 for IPv4. Returns the apply's ms.
+ */
+static double ew_fill(struct bpfrun *r, const struct bn_pfx *p, size_t n)
+{
+	struct ew_prefix *e = calloc(n ? n : 1, sizeof(*e));
+	struct ew_fd_feed f = { .id = 0, .action = EW_A_DROP, .pfx = e };
+	struct ew_fd_report rep;
+	struct ew_fd_maps m;
+
+	if (!e)
+		die("allocating prefixes", ENOMEM);
+	if (!n)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
-		bn_pfx_fmt(&p[i], buf, sizeof(buf));
-		if (bpfrun_prefix_add(r, buf, EW_A_DROP, "bench"))
-			die(buf, EINVAL);
+		uint32_t be = htonl(p[i].addr);
+
+		e[i].family = 4;
+		memcpy(e[i].addr, &be, 4);
+		e[i].len = p[i].len;
 	}
-	if (bpfrun_rules_changed(r))
-		die("bumping the rule generation", EIO);
+	f.n = n;
+	ew_prefix_sort_unique(e, &f.n);
+	feed_maps(r, &m);
+	if (ew_fd_apply(&m, &f, 1, &rep))
+		die("loading the block list as a feed", EIO);
+	free(e);
+	return rep.total_ms;
 }
 
 /* --- memory: what the kernel charges for a map -------------------------------- */
@@ -812,8 +842,21 @@ static int cmd_pkt(int argc, char **argv)
 		ew_fill(&c.ew, pfx, n);
 		xfilt_fill(&c.xf, pfx, n, c.ew.ncpus);
 		full = obj_memlock(c.ew.skel->obj);
+		if (i == 0)
+			fprintf(memf, "| edgeward, all maps, empty (flow tables sized %zu) | | %.1f MiB | |\n",
+				o.flows, base / 1048576.0);
 		if (n) {
-			mem_row(memf, "edgeward block list (all maps, growth)", full - base, n, "prefix");
+			struct ew_fd_maps m;
+			uint64_t fixed, hashes;
+
+			feed_maps(&c.ew, &m);
+			ew_fd_table_bytes(&m, &fixed, &hashes);
+			if (i == o.nsizes - 1)
+				fprintf(memf, "| edgeward feed tables: fixed arrays (2 planes) | | %.1f MiB | |\n",
+					fixed / 1048576.0);
+			mem_row(memf, "edgeward feed tables: growth of all maps", full - base, n, "prefix");
+			mem_row(memf, "edgeward feed tables: hash entries (ew_fd_table_bytes)", hashes, n,
+				"prefix");
 			mem_row(memf, "xdp-filter filter_ipv4 (addresses, preallocated)",
 				map_memlock(c.xf.ip4_fd), n > 10000 ? n : 10000, "address");
 		}
@@ -842,36 +885,6 @@ static int cmd_pkt(int argc, char **argv)
 	if (c.bad)
 		fprintf(stderr, "bench: %d wrong verdicts\n", c.bad);
 	return c.bad && o.strict ? 1 : 0;
-}
-
-/* --- feed load and reload ----------------------------------------------------- */
-
-static int cmd_load(int argc, char **argv)
-{
-	struct bpfrun r;
-	struct bn_pfx *p;
-	size_t n;
-	double t0, t1, t2;
-	int err;
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench load N\n");
-		return 2;
-	}
-	n = strtoul(argv[1], NULL, 0);
-	p = bn_prefixes_alloc(n);
-	err = bpfrun_open(&r, &(struct bpfrun_opts){ .pfx_max = n + 1 });
-	if (err)
-		die("opening edgeward", err);
-	t0 = now_s();
-	ew_fill(&r, p, n);
-	t1 = now_s();
-	ew_fill(&r, p, n);
-	t2 = now_s();
-	printf("load %zu %.3f\nreload %zu %.3f\n", n, t1 - t0, n, t2 - t1);
-	bpfrun_close(&r);
-	free(p);
-	return 0;
 }
 
 /* --- live frames into a veth ----------------------------------------------------- */
@@ -969,7 +982,7 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = { { "pkt", cmd_pkt }, { "prefixes", cmd_prefixes }, { "load", cmd_load },
+	} cmds[] = { { "pkt", cmd_pkt }, { "prefixes", cmd_prefixes },
 		     { "live", cmd_live }, { "gro", cmd_gro } };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -977,6 +990,6 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 			if (!strcmp(argv[1], cmds[i].name))
 				return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "usage: bench pkt|prefixes|load|live|gro ... (see tests/bench/bench.c)\n");
+	fprintf(stderr, "usage: bench pkt|prefixes|live|gro ... (see tests/bench/bench.c)\n");
 	return 2;
 }
