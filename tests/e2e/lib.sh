@@ -263,8 +263,8 @@ stat_idx() {
 bpf_stat() {
 	local idx
 	idx=$(stat_idx "$1" "$2" "$3")
-	bpftool -j map lookup pinned "$EW_PIN/ew_stats" key $((idx & 255)) $(((idx >> 8) & 255)) 0 0 |
-		json_get "sum(v['value']['${4:-packets}'] for v in d['formatted']['values'])"
+	bpftool -j map dump pinned "$EW_PIN/ew_stats" |
+		json_get "sum(v['value']['${4:-packets}'] for e in d if e['formatted']['key'] == $idx for v in e['formatted']['values'])"
 }
 # flow_get SRC SPORT DST DPORT PROTO FIELD: one field of one flow from
 # `edgeward flows -j`, or "none".

@@ -5,7 +5,7 @@ they sent, sinks that say what they received. Every command is bounded in
 count and time.
 
   traffic.py udp-send  --src ADDR [--sport P] --dst ADDR --port P --count N
-                       [--size B] [--interval S]
+                       [--size B] [--interval S | --rate PPS] [--until-file F]
   traffic.py udp-sink  --bind ADDR --port P          one line per datagram
   traffic.py tcp-echo  --bind ADDR --port P          echoes each connection
   traffic.py tcp-send  --src ADDR --sport P --dst ADDR --port P --size B
@@ -14,6 +14,7 @@ Each sender prints one JSON line with what it did.
 """
 import argparse
 import json
+import os
 import socket
 import sys
 import time
@@ -28,11 +29,18 @@ def udp_send(a):
     s.bind((a.src, a.sport))
     payload = b"e" * a.size
     sent = 0
+    start = time.monotonic()
     for _ in range(a.count):
+        if a.until_file and sent % 100 == 0 and os.path.exists(a.until_file):
+            break
         s.sendto(payload, (a.dst, a.port))
         sent += 1
         if a.interval:
             time.sleep(a.interval)
+        elif a.rate:
+            ahead = start + sent / a.rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
     print(json.dumps({"sent": sent, "size": a.size, "sport": s.getsockname()[1]}))
 
 
@@ -96,7 +104,9 @@ def main():
     us.add_argument("--port", type=int, required=True)
     us.add_argument("--count", type=int, required=True)
     us.add_argument("--size", type=int, default=64)
-    us.add_argument("--interval", type=float, default=0)
+    us.add_argument("--interval", type=float, default=0, help="seconds between datagrams")
+    us.add_argument("--rate", type=float, default=0, help="datagrams per second (paced)")
+    us.add_argument("--until-file", help="stop early once this file exists")
     uk = sub.add_parser("udp-sink")
     uk.add_argument("--bind", required=True)
     uk.add_argument("--port", type=int, required=True)
