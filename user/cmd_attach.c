@@ -2,6 +2,7 @@
 /* edgeward attach IFACE... */
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include "edgeward.h"
 
 static const char usage[] =
@@ -57,6 +58,13 @@ int cmd_attach(int argc, char **argv)
 		ew_usage_error(usage, "which interface?");
 	if (ew_require_caps(EW_NEED_BPF | EW_NEED_NET))
 		return 1;
+	/* A misspelt name must not leave the interfaces before it attached. */
+	for (int i = optind; i < argc; i++) {
+		if (!if_nametoindex(argv[i])) {
+			ew_err("no interface named '%s': nothing attached", argv[i]);
+			return 1;
+		}
+	}
 	for (int i = optind; i < argc; i++) {
 		if (ew_attach(argv[i], &o)) {
 			ret = 1;

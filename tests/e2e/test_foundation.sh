@@ -37,8 +37,19 @@ lines() { wc -l <"$1" | tr -d ' '; }
 # --- attach, block, unblock with real HTTP clients ------------------------------
 t_block() {
 	local out
+	out=$(ew attach "$EW_SIF" nosuch0 2>&1 >/dev/null)
+	if [ $? -ne 0 ] && [[ $out == *"'nosuch0'"* ]] && [ ! -e "$EW_PIN" ] &&
+		[ -z "$(nsrun "$EW_SRV" ip link show dev "$EW_SIF" | grep xdp)" ]; then
+		pass attach_bad_name_attaches_nothing
+	else
+		fail attach_bad_name_attaches_nothing "rc/stderr: $out; pins: $(ls "$EW_PIN" 2>&1)"
+	fi
 	out=$(ew attach "$EW_SIF" 2>&1)
 	check attach "attach failed: $out" [ $? -eq 0 ]
+	# Every pin is one edgeward knows (ew_pinned_maps[]), or detach leaves it behind.
+	local unknown
+	unknown=$(ls "$EW_PIN" | grep -v '^link_' | grep -vxF -f <(ew status -j | json_get "'\\n'.join(d['maps'])"))
+	check pins_all_known "pinned but missing from ew_pinned_maps[] in user/pin.c: $unknown" [ -z "$unknown" ]
 	check attach_status "status does not list $EW_SIF" \
 		[ "$(ew status -j | json_get "[i['name'] for i in d['interfaces']]")" = "['$EW_SIF']" ]
 	check http_before_block "clients got $(http_get "$C1" "$URL1") and $(http_get "$C2" "$URL2")" \
