@@ -40,7 +40,13 @@ EW_PASSED=0
 
 # --- results ----------------------------------------------------------------
 pass() { echo "PASS $1"; EW_PASSED=$((EW_PASSED + 1)); }
-fail() { echo "FAIL $1: ${*:2}"; EW_FAILED=$((EW_FAILED + 1)); }
+# fail NAME WHY: the reason is cut to 1000 characters (a verifier log is longer).
+fail() {
+	local why=${*:2}
+	[ ${#why} -gt 1000 ] && why="${why:0:1000} [...]"
+	echo "FAIL $1: $why"
+	EW_FAILED=$((EW_FAILED + 1))
+}
 skip() { echo "SKIP $1: ${*:2}"; }
 # check NAME WHY COMMAND...: PASS if the command succeeds, FAIL with WHY if not.
 check() {
