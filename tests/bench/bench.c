@@ -36,8 +36,7 @@
 #include "lib/pkt.h"
 #include "feeds.h"
 
-#define BN_BLOCKED "198.19.0.0/16"   /* the block-list entry the blocked packets hit */
-#define BN_BLOCKED_SRC "198.19.0.1"
+#define BN_BLOCKED_SRC "198.19.0.1" /* in 198.19.0.0/16, entry 0 of the block list */
 #define BN_BLOCKED_BASE 0xc6130000u  /* 198.19.0.0 */
 #define BN_FLOW_BASE 0xc6120000u     /* 198.18.0.0: sources of the filled flows */
 #define BN_FLOW_SPORT 1024
@@ -686,7 +685,7 @@ static void oneshot_calibrate(struct bn_ctx *c, const struct frame *f)
 /* Every row of the per-packet table at one block-list size and one flow-table fill. */
 static void rows_at(struct bn_ctx *c, size_t pfx, size_t flows)
 {
-	static struct frame mid4, mid6, syn, syn_new, blocked, malformed, hello1, hs1, hs2, syn_h;
+	static struct frame mid4, mid6, syn, syn_new, hello1, hs1, hs2, syn_h;
 	static uint8_t hello[1024];
 	size_t hl = tls_hello(hello, sizeof(hello), "api.example.com");
 	struct vary vy;
@@ -699,9 +698,6 @@ static void rows_at(struct bn_ctx *c, size_t pfx, size_t flows)
 					      .saddr = "198.18.0.3" });
 	frame_build(&syn_new, &(struct pkt_spec){ .tcp_opts = PKT_OPTS_LINUX_SYN,
 						  .dport = BN_NEW_DPORT });
-	frame_build(&blocked, &(struct pkt_spec){ .saddr = BN_BLOCKED_SRC,
-						  .tcp_opts = PKT_OPTS_LINUX_SYN });
-	frame_build(&malformed, &(struct pkt_spec){ .cut = PKT_L_IP });
 	/* One-shot flows come from 198.18.1.1, ports 20000 + i: never a filled flow. */
 	frame_build(&syn_h, &(struct pkt_spec){ .saddr = "198.18.1.1", .tcp_opts = PKT_OPTS_LINUX_SYN,
 						.seq = 1000 });
@@ -717,11 +713,6 @@ static void rows_at(struct bn_ctx *c, size_t pfx, size_t flows)
 	row_repeat(c, "mid-flow IPv4 TCP", &mid4, pfx, flows, XDP_PASS, XDP_PASS);
 	row_repeat(c, "mid-flow IPv6 TCP", &mid6, pfx, flows, XDP_PASS, XDP_PASS);
 	row_repeat(c, "SYN, same flow again", &syn, pfx, flows, XDP_PASS, XDP_PASS);
-	if (pfx)
-		row_repeat(c, "blocklisted source (SYN)", &blocked, pfx, flows,
-			   XDP_DROP, XDP_DROP);
-	/* xdp-filter aborts on a frame it cannot parse; edgeward passes it, counted. */
-	row_repeat(c, "malformed (IPv4 header cut)", &malformed, pfx, flows, XDP_ABORTED, XDP_PASS);
 
 	row_oneshot(c, "SYN, new flow", (struct frame *const[]){ &syn_h }, 1, 0, pfx, flows, 20000);
 	row_oneshot(c, "ClientHello, 1 segment, after SYN", (struct frame *const[]){ &syn_h, &hello1 },
@@ -729,25 +720,39 @@ static void rows_at(struct bn_ctx *c, size_t pfx, size_t flows)
 	row_oneshot(c, "ClientHello segment 2 of 2, after SYN",
 		    (struct frame *const[]){ &syn_h, &hs1, &hs2 }, 3, 2, pfx, flows, 40000);
 
-	/* Many sources in turn: each repetition another flow. */
-	if (flows) {
-		vy = (struct vary){ .base = BN_FLOW_BASE, .n = flows, .addr_bits = 16,
-				    .sport = BN_FLOW_SPORT, .off_a = mid4.info.off[PKT_L_IP] + 12,
-				    .off_p = mid4.info.off[PKT_L_L4] };
-		row_vary(c, "mid-flow IPv4, all flows in turn", &mid4, &vy, pfx, flows, XDP_PASS,
-			 XDP_PASS, true);
-	}
+	if (!flows)
+		return;
+	/* Many sources in turn: each repetition another filled flow. */
+	vy = (struct vary){ .base = BN_FLOW_BASE, .n = flows, .addr_bits = 16, .sport = BN_FLOW_SPORT,
+			    .off_a = mid4.info.off[PKT_L_IP] + 12, .off_p = mid4.info.off[PKT_L_L4] };
+	row_vary(c, "mid-flow IPv4, all flows in turn", &mid4, &vy, pfx, flows, XDP_PASS, XDP_PASS,
+		 true);
+	/* A SYN flood into a full table: every insert evicts (LRU). */
 	vy = (struct vary){ .base = BN_FLOW_BASE, .n = 1u << 30, .addr_bits = 16, .sport = 1024,
 			    .off_a = syn_new.info.off[PKT_L_IP] + 12,
 			    .off_p = syn_new.info.off[PKT_L_L4] };
 	row_vary(c, "SYN, new flow each (64k sources)", &syn_new, &vy, pfx, flows, XDP_PASS, XDP_PASS,
 		 true);
+}
+
+/* Rows that keep no flow state: once per block-list size. */
+static void rows_stateless(struct bn_ctx *c, size_t pfx)
+{
+	static struct frame blocked, malformed;
+	struct vary vy;
+
+	frame_build(&blocked, &(struct pkt_spec){ .saddr = BN_BLOCKED_SRC,
+						  .tcp_opts = PKT_OPTS_LINUX_SYN });
+	frame_build(&malformed, &(struct pkt_spec){ .cut = PKT_L_IP });
+	/* xdp-filter aborts on a frame it cannot parse; edgeward passes it, counted. */
+	row_repeat(c, "malformed (IPv4 header cut)", &malformed, pfx, 0, XDP_ABORTED, XDP_PASS);
 	if (pfx) {
+		row_repeat(c, "blocklisted source (SYN)", &blocked, pfx, 0, XDP_DROP, XDP_DROP);
 		vy = (struct vary){ .base = BN_BLOCKED_BASE, .n = 65536, .addr_bits = 16,
 				    .sport = 40000, .off_a = blocked.info.off[PKT_L_IP] + 12,
 				    .off_p = blocked.info.off[PKT_L_L4] };
-		row_vary(c, "blocklisted, 64k sources in turn", &blocked, &vy, pfx, flows, -1,
-			 XDP_DROP, false);
+		row_vary(c, "blocklisted, 64k sources in turn", &blocked, &vy, pfx, 0, -1, XDP_DROP,
+			 false);
 	}
 }
 
@@ -862,6 +867,7 @@ static int cmd_pkt(int argc, char **argv)
 		}
 		if (i == 0)
 			oneshot_calibrate(&c, &(struct frame){ .len = 60 });
+		rows_stateless(&c, n);
 		rows_at(&c, n, 0);
 		if (o.flows) {
 			flows_fill(&c.ew, o.flows, inet_addr("198.18.0.2"), 443);
