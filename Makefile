@@ -143,7 +143,17 @@ $(OUT)/tests/bench: $(OUT)/bench/bench.o $(OUT)/tests/lib/pkt.o $(OUT)/tests/lib
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-tests-build: $(OUT)/edgeward $(OUT)/tests/unit_tests $(OUT)/tests/bpf_tests $(OUT)/tests/bench
+# scripts/bench-feeds.sh: threat-feed load, reload and lookup cost.
+$(OUT)/bench/feeds_bench.o: tests/bench/feeds_bench.c $(OUT)/edgeward.skel.h
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(EW_CFLAGS) -Itests -Iuser -c $< -o $@
+
+$(OUT)/tests/bench-feeds: $(OUT)/bench/feeds_bench.o $(OUT)/tests/lib/pkt.o $(OUT)/tests/lib/bpfrun.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+tests-build: $(OUT)/edgeward $(OUT)/tests/unit_tests $(OUT)/tests/bpf_tests $(OUT)/tests/bench $(OUT)/tests/bench-feeds
 
 # Only what depends on the BPF compiler: the object, its skeleton, bpf_tests
 # (tests/clang/clang_matrix.sh builds this once per clang).

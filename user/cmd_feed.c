@@ -169,8 +169,12 @@ static int apply_set(struct ctx *c, int skip, const struct ew_fd_feed *extra, st
 	int ret;
 
 	ret = gather(c, skip, extra, set, owned, &n);
-	if (!ret)
-		ret = ew_fd_apply(&c->m, set, n, rep);
+	if (!ret) {
+		char cache[600];
+
+		snprintf(cache, sizeof(cache), "%s/tables.cache", c->dir);
+		ret = ew_fd_apply_cached(&c->m, set, n, cache, rep);
+	}
 	for (size_t i = 0; i < EW_FEEDS_MAX; i++)
 		free(owned[i]);
 	return ret;

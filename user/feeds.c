@@ -242,6 +242,11 @@ static int radix_sort(uint64_t *a, size_t n, int bits)
 	return 0;
 }
 
+static int hentry_cmp20(const void *a, const void *b)
+{
+	return memcmp(((const struct hentry *)a)->key, ((const struct hentry *)b)->key, 20);
+}
+
 struct v6item {
 	uint8_t addr[16];
 	uint8_t len;
@@ -397,6 +402,8 @@ static int build_v6(struct classes *c, const struct ew_fd_feed *feeds, size_t n,
 		present[it[i].len] = true;
 		i = j;
 	}
+	/* In key-byte order, the order the hash diff walks. */
+	qsort(im->h6, im->n6, sizeof(*im->h6), hentry_cmp20);
 	for (int l = 128; l >= 0; l--) {
 		lenidx[l] = -1;
 		if (!present[l])
@@ -489,11 +496,14 @@ struct kentry {
 	struct ew_fd_slot v;
 };
 
-static size_t g_ksz; /* key size for the qsort comparators */
-
-static int kentry_cmp(const void *a, const void *b)
+static int kentry_cmp4(const void *a, const void *b)
 {
-	return memcmp(a, b, g_ksz);
+	return memcmp(a, b, 4);
+}
+
+static int kentry_cmp20(const void *a, const void *b)
+{
+	return memcmp(a, b, 20);
 }
 
 /* Every entry of a feed hash, sorted by key bytes. */
@@ -540,8 +550,7 @@ static long hash_read(int fd, size_t ksz, struct kentry **out)
 	}
 	free(keys);
 	free(vals);
-	g_ksz = ksz;
-	qsort(e, n, sizeof(*e), kentry_cmp);
+	qsort(e, n, sizeof(*e), ksz == 4 ? kentry_cmp4 : kentry_cmp20);
 	*out = e;
 	return n;
 fail:
@@ -611,8 +620,32 @@ static void hplan_free(struct hplan *p)
 	free(p->del.vals);
 }
 
-static int hplan_make(struct hplan *p, const struct kentry *old, size_t nold, const struct hentry *nw,
-		      size_t nnew, size_t ksz, int act)
+/*
+ * Could the active plane's lookup reach this key? IPv4: only under a /24
+ * flagged EW_FD4_HOST; IPv6: only for a length the /20's mask lists. A new
+ * key it cannot reach is written with both slots at once.
+ */
+static bool reachable(const struct fd_mmaps *mm, int act, const uint8_t *key, size_t ksz)
+{
+	if (ksz == 4) {
+		uint32_t be;
+
+		memcpy(&be, key, 4);
+		return mm->t24[(size_t)act * EW_FD4_SLOTS + (ntohl(be) >> 8)] & EW_FD4_HOST;
+	}
+	struct ew_pfx6_key k;
+	uint32_t top;
+
+	memcpy(&k, key, sizeof(k));
+	top = (uint32_t)k.addr[0] << 12 | (uint32_t)k.addr[1] << 4 | k.addr[2] >> 4;
+	for (unsigned int i = 0; i < mm->st->nlens6[act] && i < EW_FD6_LENS_MAX; i++)
+		if (mm->st->lens6[act][i] == k.prefixlen)
+			return mm->l1[(size_t)act * L1_SLOTS + top] >> i & 1;
+	return false;
+}
+
+static int hplan_make(struct hplan *p, const struct fd_mmaps *mm, const struct kentry *old, size_t nold,
+		      const struct hentry *nw, size_t nnew, size_t ksz, int act)
 {
 	size_t cap = nold + nnew + 1, i = 0, j = 0;
 	int ina = !act;
@@ -640,6 +673,9 @@ static int hplan_make(struct hplan *p, const struct kentry *old, size_t nold, co
 			}
 			hops_push(&p->del, old[i].key, ksz, 0, 0);
 			i++;
+		} else if (r > 0 && !reachable(mm, act, nw[j].key, ksz)) { /* new, out of the active plane's sight */
+			hops_push(&p->phase1, nw[j].key, ksz, nw[j].cls, nw[j].cls);
+			j++;
 		} else if (r > 0) { /* new: invisible to the active plane until the flip */
 			slot[act] = 0;
 			slot[ina] = nw[j].cls;
@@ -722,8 +758,91 @@ static void write_plane(struct fd_mmaps *mm, int plane, const struct image *im)
 	mm->st->nlens6[plane] = im->nlens;
 }
 
+/*
+ * The hashes' contents after the last apply, kept by user space so that a
+ * reload need not read a million entries back from the kernel. Valid only if
+ * its serial is the kernel's (ew_fd_state.serial); else the kernel is read.
+ */
+#define CACHE_MAGIC "EWFDC01\n"
+
+struct cache_hdr {
+	char magic[8];
+	uint64_t serial, n4, n6;
+};
+
+static long cache_part(FILE *f, size_t n, size_t ksz, struct kentry **out)
+{
+	struct kentry *e = malloc((n + 1) * sizeof(*e));
+
+	if (!e)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct hentry h;
+
+		if (fread(&h, sizeof(h), 1, f) != 1) {
+			free(e);
+			return -1;
+		}
+		memset(&e[i], 0, sizeof(e[i]));
+		memcpy(e[i].key, h.key, ksz);
+		e[i].v.cls[0] = e[i].v.cls[1] = h.cls;
+	}
+	*out = e;
+	return n;
+}
+
+static int cache_read(const char *path, uint32_t serial, struct kentry **o4, long *n4, struct kentry **o6,
+		      long *n6)
+{
+	struct cache_hdr h;
+	FILE *f = path ? fopen(path, "r") : NULL;
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fread(&h, sizeof(h), 1, f) == 1 && !memcmp(h.magic, CACHE_MAGIC, 8) && h.serial == serial &&
+	    h.n4 < (1u << 26) && h.n6 < (1u << 26)) {
+		*n4 = cache_part(f, h.n4, 4, o4);
+		*n6 = *n4 < 0 ? -1 : cache_part(f, h.n6, sizeof(struct ew_pfx6_key), o6);
+		ret = *n4 < 0 || *n6 < 0 ? -1 : 0;
+		if (ret) {
+			free(*o4);
+			*o4 = NULL;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static void cache_write(const char *path, uint32_t serial, const struct image *im)
+{
+	struct cache_hdr h = { .serial = serial, .n4 = im->n4, .n6 = im->n6 };
+	char tmp[600];
+	FILE *f;
+
+	if (!path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	memcpy(h.magic, CACHE_MAGIC, 8);
+	f = fopen(tmp, "w");
+	if (!f || fwrite(&h, sizeof(h), 1, f) != 1 || fwrite(im->h4, sizeof(*im->h4), im->n4, f) != im->n4 ||
+	    fwrite(im->h6, sizeof(*im->h6), im->n6, f) != im->n6 || fclose(f)) {
+		unlink(tmp);
+		unlink(path);
+		return;
+	}
+	if (rename(tmp, path))
+		unlink(path);
+}
+
 int ew_fd_apply(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size_t n,
 		struct ew_fd_report *rep)
+{
+	return ew_fd_apply_cached(m, feeds, n, NULL, rep);
+}
+
+int ew_fd_apply_cached(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size_t n,
+		       const char *cache, struct ew_fd_report *rep)
 {
 	struct fd_mmaps mm;
 	struct image im;
@@ -742,12 +861,16 @@ int ew_fd_apply(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size
 		goto out_unmap;
 	rep->build_ms = now_ms() - t0;
 	t1 = now_ms();
-	nold4 = hash_read(m->h4, 4, &old4);
-	nold6 = nold4 < 0 ? -1 : hash_read(m->h6, sizeof(struct ew_pfx6_key), &old6);
-	if (nold4 < 0 || nold6 < 0)
-		goto out;
-	if (hplan_make(&p4, old4, nold4, im.h4, im.n4, 4, act) ||
-	    hplan_make(&p6, old6, nold6, im.h6, im.n6, sizeof(struct ew_pfx6_key), act)) {
+	if (cache_read(cache, mm.st->serial, &old4, &nold4, &old6, &nold6)) {
+		nold4 = hash_read(m->h4, 4, &old4);
+		nold6 = nold4 < 0 ? -1 : hash_read(m->h6, sizeof(struct ew_pfx6_key), &old6);
+		if (nold4 < 0 || nold6 < 0)
+			goto out;
+	}
+	if (cache)
+		unlink(cache); /* stale from here until the apply completes */
+	if (hplan_make(&p4, &mm, old4, nold4, im.h4, im.n4, 4, act) ||
+	    hplan_make(&p6, &mm, old6, nold6, im.h6, im.n6, sizeof(struct ew_pfx6_key), act)) {
 		ew_err("out of memory planning the reload");
 		goto out;
 	}
@@ -766,7 +889,7 @@ int ew_fd_apply(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size
 
 	/* 2. The flip, then new flows (and old ones at their next packet) re-decide. */
 	__atomic_store_n(&mm.st->active, ina, __ATOMIC_SEQ_CST);
-	mm.st->nfeeds = n;
+	mm.st->serial++;
 	if (m->config >= 0)
 		ew_config_bump(m->config);
 
@@ -777,6 +900,8 @@ int ew_fd_apply(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size
 	if (hops_update(m->h4, &p4.phase2, 4) || hops_update(m->h6, &p6.phase2, sizeof(struct ew_pfx6_key)) ||
 	    hops_delete(m->h4, &p4.del, 4) || hops_delete(m->h6, &p6.del, sizeof(struct ew_pfx6_key)))
 		ew_warn("the new feed set is active; tidying the retired plane failed (the next reload redoes it)");
+	else
+		cache_write(cache, mm.st->serial, &im);
 	rep->hash_updates = p4.phase1.n + p4.phase2.n + p4.del.n + p6.phase1.n + p6.phase2.n + p6.del.n;
 	rep->write_ms = now_ms() - t1;
 	rep->hosts4 = im.n4;

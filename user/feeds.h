@@ -115,8 +115,12 @@ struct ew_fd_report {
 /*
  * Build the tables for these feeds and swap them in: every packet sees the
  * old set or the new one. On error nothing the data path reads has changed.
- * Bumps the rule generation of maps->config if that fd is >= 0.
+ * Bumps the rule generation of maps->config if that fd is >= 0. `cache`
+ * (may be NULL) is a file where the hashes' contents are kept between
+ * applies, sparing a reload from reading them back from the kernel.
  */
+int ew_fd_apply_cached(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size_t n,
+		       const char *cache, struct ew_fd_report *rep);
 int ew_fd_apply(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size_t n,
 		struct ew_fd_report *rep);
 

@@ -259,7 +259,7 @@ struct ew_iface {
 /* ew_fd_state[0] (mmapable): the active plane and the IPv6 lengths per plane. */
 struct ew_fd_state {
 	__u32 active;			     /* 0 or 1, written with one aligned store */
-	__u32 nfeeds;			     /* feeds loaded (information) */
+	__u32 serial;			     /* bumped by each swap; user space's cache of the hashes names it */
 	__u8 lens6[2][EW_FD6_LENS_MAX]; /* per plane: prefix lengths, longest first */
 	__u8 nlens6[2];
 	__u8 pad[6];
