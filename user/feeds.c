@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "feeds.h"
+#include "edgeward.skel.h"
 
 #define T24_BYTES ((size_t)EW_FD4_SLOTS * 2)
 #define L1_SLOTS (1u << EW_FD6_L1_BITS)
@@ -56,6 +57,19 @@ int ew_fd_maps_open(struct ew_fd_maps *m)
 		}
 	}
 	return 0;
+}
+
+void ew_fd_maps_of_skel(struct ew_fd_maps *m, const struct edgeward_bpf *skel, int config_fd)
+{
+	m->state = bpf_map__fd(skel->maps.ew_fd_state);
+	m->t4 = bpf_map__fd(skel->maps.ew_fd4_24);
+	m->h4 = bpf_map__fd(skel->maps.ew_fd4_32);
+	m->l1 = bpf_map__fd(skel->maps.ew_fd6_l1);
+	m->h6 = bpf_map__fd(skel->maps.ew_fd6);
+	m->cls = bpf_map__fd(skel->maps.ew_fd_cls);
+	m->hits = bpf_map__fd(skel->maps.ew_fd_hits);
+	m->feeds = bpf_map__fd(skel->maps.ew_feeds);
+	m->config = config_fd;
 }
 
 void ew_fd_maps_close(struct ew_fd_maps *m)

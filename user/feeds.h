@@ -95,6 +95,9 @@ struct ew_fd_maps {
 	int state, t4, h4, l1, h6, cls, hits, feeds, config;
 };
 int ew_fd_maps_open(struct ew_fd_maps *m); /* from ew_g.pin_dir */
+struct edgeward_bpf;
+/* The feed tables of a loaded skeleton (private maps: tests, benchmarks, replay). */
+void ew_fd_maps_of_skel(struct ew_fd_maps *m, const struct edgeward_bpf *skel, int config_fd);
 void ew_fd_maps_close(struct ew_fd_maps *m);
 
 /* One feed as the table builder sees it. */

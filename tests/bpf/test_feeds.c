@@ -18,15 +18,7 @@
 
 static void maps_of(struct bpfrun *r, struct ew_fd_maps *m)
 {
-	m->state = bpf_map__fd(r->skel->maps.ew_fd_state);
-	m->t4 = bpf_map__fd(r->skel->maps.ew_fd4_24);
-	m->h4 = bpf_map__fd(r->skel->maps.ew_fd4_32);
-	m->l1 = bpf_map__fd(r->skel->maps.ew_fd6_l1);
-	m->h6 = bpf_map__fd(r->skel->maps.ew_fd6);
-	m->cls = bpf_map__fd(r->skel->maps.ew_fd_cls);
-	m->hits = bpf_map__fd(r->skel->maps.ew_fd_hits);
-	m->feeds = bpf_map__fd(r->skel->maps.ew_feeds);
-	m->config = r->config_fd;
+	ew_fd_maps_of_skel(m, r->skel, r->config_fd);
 }
 
 /* A feed from a list of prefix strings (NULL-terminated). */
