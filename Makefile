@@ -35,6 +35,7 @@ LIB_OBJS := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
 LIBEW_OBJS := $(patsubst lib/%.c,$(OUT)/lib/%.o,$(wildcard lib/*.c))
 LIB_OBJS += $(LIBEW_OBJS)
 LIBEW := $(OUT)/libedgeward.a $(OUT)/libedgeward.so
+LDLIBS += -lmicrohttpd
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)

@@ -177,6 +177,44 @@ void ew_watch_close(struct ew_watch *w);
 json_object *ew_flow_json(const struct ew_flow_row *f, const struct ew_conn *conn);
 void ew_flows_print_table(json_object *arr);
 
+/* --- daemon_cfg.c, metrics.c: the daemon's configuration and metrics ---------- */
+#define EW_DCFG_IFACES_MAX 64
+#define EW_DCFG_FILES_MAX 16
+struct ew_dcfg_iface {
+	char name[EW_IFNAME_LEN];
+	int mode; /* 1 native, 2 generic */
+	bool monitor;
+};
+struct ew_dcfg_block {
+	struct ew_prefix p;
+	int action;
+};
+struct ew_dcfg {
+	char path[1024];
+	struct ew_dcfg_iface ifaces[EW_DCFG_IFACES_MAX];
+	int nifaces;
+	struct ew_dcfg_block *blocks;
+	size_t nblocks, cap_blocks;
+	char files[EW_DCFG_FILES_MAX][1024]; /* block files, watched with the config */
+	int nfiles;
+	char metrics[80]; /* listen address as written, "" for none */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_len;
+	char textfile[1024];
+	long interval_s;
+	bool log_events, detach_on_exit, drop_caps;
+};
+/* Parse and check FILE; every error is printed as FILE:LINE: reason. 0 or -1. */
+int ew_dcfg_parse(const char *path, struct ew_dcfg *c);
+void ew_dcfg_free(struct ew_dcfg *c);
+typedef void (*ew_metrics_extra_fn)(void *ctx, FILE *f);
+struct ew_metrics_srv;
+struct ew_metrics_srv *ew_metrics_start(const struct sockaddr *addr, socklen_t len, ew_metrics_extra_fn extra,
+					void *ctx);
+void ew_metrics_stop(struct ew_metrics_srv *s);
+/* Write every metric to FILE.tmp and rename it over FILE (node_exporter textfile). */
+int ew_metrics_textfile(const char *path, ew_metrics_extra_fn extra, void *ctx);
+
 /* --- replay.c: the data path over a capture, with private maps ------------- */
 #define EW_REPLAY_FRAME_MAX (65535 + 14) /* one frame as given to the data path */
 struct ew_replay;
@@ -216,6 +254,7 @@ int cmd_flows(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
 #endif

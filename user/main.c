@@ -22,6 +22,7 @@ static const struct {
 	{ "feed", cmd_feed, "feed load|list|del: threat feeds (Spamhaus, FireHOL, Tor, ipsum, AWS, GCP...)" },
 	{ "watch", cmd_watch, "watch [--type T]: data-path events (hellos, verdicts, detector hits) as lines" },
 	{ "lookup", cmd_lookup, "lookup CLIENT:PORT SERVER:PORT: one connection's counters, fingerprints, verdict" },
+	{ "daemon", cmd_daemon, "daemon --config FILE: attach, load rules, serve /metrics, log events, reload on change" },
 	{ "replay", cmd_replay, "replay FILE [--block P] [--fp R]: a capture through the data path, per flow" },
 };
 
