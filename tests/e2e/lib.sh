@@ -100,7 +100,9 @@ ew() { nsrun "$EW_SRV" "$EW_BIN" "$@"; }
 bg() {
 	local ns=$1 secs=$2
 	shift 2
-	nsrun "$ns" timeout "$secs" "$@" &
+	# A simple command, not a function: $! is then timeout itself (nsenter
+	# execs it), and killing it ends the server too.
+	nsenter --net="/run/netns/$ns" -- timeout "$secs" "$@" &
 	EW_LAST_PID=$!
 	EW_PIDS+=("$EW_LAST_PID")
 }

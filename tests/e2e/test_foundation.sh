@@ -234,10 +234,9 @@ t_reattach() {
 	local sink=$EW_TMP/sink9998 stopf=$EW_TMP/stream.stop max=400000 sent d0 d1 i pid
 	udp_sink 198.18.1.1 9998 "$sink" || { fail no_unfiltered_moment "sink did not start"; return; }
 	d0=$(stat_pkts xdp prefix drop)
-	traffic "$C1" 60 udp-send --src 198.18.1.2 --sport 40004 --dst 198.18.1.1 --port 9998 \
-		--count $max --rate 20000 --until-file "$stopf" >"$EW_TMP/stream.json" &
-	pid=$!
-	EW_PIDS+=("$pid")
+	bg "$C1" 60 "$EW_PY" "$EW_TRAFFIC" udp-send --src 198.18.1.2 --sport 40004 --dst 198.18.1.1 \
+		--port 9998 --count $max --rate 20000 --until-file "$stopf" >"$EW_TMP/stream.json"
+	pid=$EW_LAST_PID
 	wait_for 5 [ "$(stat_pkts xdp prefix drop)" -gt "$((d0 + 100))" ]
 	for i in 1 2 3 4 5; do
 		ew attach "$EW_SIF" "$S3" >/dev/null || fail no_unfiltered_moment "re-attach $i failed"
