@@ -231,10 +231,10 @@ t_reattach() {
 	# No unfiltered moment: a steady stream from a blocked source (20k/s) while
 	# both interfaces are re-attached several times; the server receives
 	# nothing and every datagram is counted as a drop.
-	local sink=$EW_TMP/sink9998 stopf=$EW_TMP/stream.stop max=400000 sent d0 d1 i pid
+	local sink=$EW_TMP/sink9998 stopf=$EW_TMP/stream.stop max=2000000 sent d0 d1 i pid
 	udp_sink 198.18.1.1 9998 "$sink" || { fail no_unfiltered_moment "sink did not start"; return; }
 	d0=$(stat_pkts xdp prefix drop)
-	bg "$C1" 60 "$EW_PY" "$EW_TRAFFIC" udp-send --src 198.18.1.2 --sport 40004 --dst 198.18.1.1 \
+	bg "$C1" 150 "$EW_PY" "$EW_TRAFFIC" udp-send --src 198.18.1.2 --sport 40004 --dst 198.18.1.1 \
 		--port 9998 --count $max --rate 20000 --until-file "$stopf" >"$EW_TMP/stream.json"
 	pid=$EW_LAST_PID
 	wait_for 5 [ "$(stat_pkts xdp prefix drop)" -gt "$((d0 + 100))" ]
