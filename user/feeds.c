@@ -1019,7 +1019,7 @@ int ew_fd_store_save(const char *dir, const char *name, const struct ew_prefix *
 	snprintf(tmp, sizeof(tmp), "%s/.%s.feed.tmp", dir, name);
 	f = fopen(tmp, "w");
 	if (!f || fwrite(STORE_MAGIC, 8, 1, f) != 1 || fwrite(&cnt, 8, 1, f) != 1 ||
-	    (n && fwrite(p, sizeof(*p), n, f) != n) || fflush(f) || fsync(fileno(f))) {
+	    (n && fwrite(p, sizeof(*p), n, f) != n) || fflush(f)) {
 		ew_err("writing %s: %s", tmp, strerror(errno));
 		if (f)
 			fclose(f);
