@@ -75,6 +75,14 @@ int ew_map_open(const char *name)
 	fd = bpf_obj_get(path);
 	if (fd >= 0)
 		return fd;
+	if (errno == EACCES) {
+		/* A reader given read access to the pins: a read-only fd is enough. */
+		LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
+
+		fd = bpf_obj_get_opts(path, &ro);
+		if (fd >= 0)
+			return fd;
+	}
 	if (errno == ENOENT)
 		ew_err("%s not found: edgeward is not attached (run `edgeward attach IFACE`)", path);
 	else if (errno == EPERM || errno == EACCES)
