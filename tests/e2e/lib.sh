@@ -210,7 +210,7 @@ http_server() {
 }
 # http_get NS URL: the HTTP status code a client in NS gets ("000" on failure).
 http_get() {
-	nsrun "$1" timeout 5 curl -sS -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 2 "$2" 2>/dev/null
+	nsrun "$1" timeout 8 curl -sS -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time 5 "$2" 2>/dev/null
 	return 0
 }
 # udp_sink ADDR PORT FILE: count datagrams to ADDR:PORT, one line each in FILE.
@@ -281,21 +281,23 @@ flow_get() {
 }
 
 # --- preconditions -----------------------------------------------------------------
-# require NAME: skip the whole test (with a SKIP line) unless we can run it.
+# require NAME [TOOL...]: skip the whole test (with a SKIP line) unless we
+# are root; fail it if a tool it needs (beyond the harness's own) is missing.
 require() {
-	local t
+	local t name=$1
+	shift
 	if [ "$(id -u)" -ne 0 ]; then
-		skip "$1" "needs root (network namespaces, BPF)"
+		skip "$name" "needs root (network namespaces, BPF)"
 		exit 0
 	fi
-	for t in ip nsenter curl bpftool timeout ss "$EW_PY"; do
+	for t in ip nsenter curl bpftool timeout ss "$EW_PY" "$@"; do
 		if ! command -v "$t" >/dev/null; then
-			fail "$1" "$t is missing (scripts/install-deps.sh installs it)"
+			fail "$name" "$t is missing (scripts/install-deps.sh installs it)"
 			exit 1
 		fi
 	done
 	if [ ! -x "$EW_BIN" ]; then
-		fail "$1" "$EW_BIN is not built (make OUT=$OUT)"
+		fail "$name" "$EW_BIN is not built (make OUT=$OUT)"
 		exit 1
 	fi
 }

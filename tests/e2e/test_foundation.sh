@@ -10,7 +10,7 @@
 # and 4 on their own veths into the server (second and third interfaces).
 set -u
 . "$(dirname "$0")/lib.sh"
-require foundation
+require foundation nft capsh tc
 
 HTTP=8080
 URL1=http://198.18.1.1:$HTTP/hello.txt
