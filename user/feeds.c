@@ -91,9 +91,9 @@ struct fd_mmaps {
 	struct ew_fd_class *cls; /* [2][EW_FD_CLASS_MAX] */
 };
 
-static void *map_mmap(int fd, size_t len)
+static void *map_mmap(int fd, size_t len, bool rw)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, len, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED) {
 		ew_err("mapping the feed tables: %s", strerror(errno));
@@ -115,13 +115,14 @@ static void fd_munmap(struct fd_mmaps *mm)
 	memset(mm, 0, sizeof(*mm));
 }
 
-static int fd_mmap(const struct ew_fd_maps *m, struct fd_mmaps *mm)
+/* Map the direct tables; read-only for readers (a reader's fds may be BPF_F_RDONLY). */
+static int fd_mmap(const struct ew_fd_maps *m, struct fd_mmaps *mm, bool rw)
 {
 	memset(mm, 0, sizeof(*mm));
-	mm->st = map_mmap(m->state, 4096);
-	mm->t24 = map_mmap(m->t4, 2 * T24_BYTES);
-	mm->l1 = map_mmap(m->l1, 2 * L1_BYTES);
-	mm->cls = map_mmap(m->cls, 2 * CLS_BYTES);
+	mm->st = map_mmap(m->state, 4096, rw);
+	mm->t24 = map_mmap(m->t4, 2 * T24_BYTES, rw);
+	mm->l1 = map_mmap(m->l1, 2 * L1_BYTES, rw);
+	mm->cls = map_mmap(m->cls, 2 * CLS_BYTES, rw);
 	if (!mm->st || !mm->t24 || !mm->l1 || !mm->cls) {
 		fd_munmap(mm);
 		return -1;
@@ -867,7 +868,7 @@ int ew_fd_apply_cached(const struct ew_fd_maps *m, const struct ew_fd_feed *feed
 	int act, ina, ret = -1;
 
 	memset(rep, 0, sizeof(*rep));
-	if (fd_mmap(m, &mm))
+	if (fd_mmap(m, &mm, true))
 		return -1;
 	act = __atomic_load_n(&mm.st->active, __ATOMIC_ACQUIRE) & 1;
 	ina = !act;
@@ -944,7 +945,7 @@ uint64_t ew_fd_feed_hits(const struct ew_fd_maps *m, int id, const struct ew_fee
 	uint64_t *vals = calloc(ncpus, sizeof(uint64_t)), sum = f->hits_base;
 	struct fd_mmaps mm;
 
-	if (!vals || fd_mmap(m, &mm)) {
+	if (!vals || fd_mmap(m, &mm, false)) {
 		free(vals);
 		return sum;
 	}
