@@ -8,6 +8,7 @@
 
 static const char usage[] =
 	"usage: edgeward watch [-j] [--type hello|verdict|detect]... [--count N] [--timeout SEC]\n"
+	"                      [--backlog]\n"
 	"\n"
 	"Prints the data path's events as they happen, one per line: classified TLS\n"
 	"hellos (JA4, JA3, SNI, ALPN), flag/drop/would_drop verdicts, detector hits.\n"
@@ -17,6 +18,7 @@ static const char usage[] =
 	"log has the events.\n"
 	"\n"
 	"  --type T      only events of type T (repeatable)\n"
+	"  --backlog     also the events queued in the ring before watch started\n"
 	"  --count N     exit after N events\n"
 	"  --timeout S   exit after S seconds\n";
 
@@ -25,6 +27,8 @@ static volatile sig_atomic_t stop;
 struct watch_ctx {
 	unsigned int types; /* bit per enum ew_event_type; 0: all */
 	long count, seen;
+	bool backlog;
+	__u64 start_ns; /* CLOCK_MONOTONIC at start, the events' clock */
 };
 
 static void on_signal(int sig)
@@ -39,6 +43,8 @@ static int on_event(void *ctx, const struct ew_event *e)
 
 	if ((w->types && !(w->types & (1u << e->type))) || (w->count > 0 && w->seen >= w->count))
 		return 0;
+	if (!w->backlog && e->ts_ns < w->start_ns)
+		return 0; /* queued before we started */
 	if (ew_g.json) {
 		ew_json_print(ew_event_json(e));
 	} else {
@@ -81,6 +87,7 @@ int cmd_watch(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "backlog", no_argument, NULL, 'b' },
 		EW_COMMON_LONGOPTS,
 		{},
 	};
@@ -107,6 +114,9 @@ int cmd_watch(int argc, char **argv)
 			if (*end || w.count <= 0)
 				ew_usage_error(usage, "--count must be a number > 0, not '%s'", optarg);
 			break;
+		case 'b':
+			w.backlog = true;
+			break;
 		case 'T':
 			timeout = strtod(optarg, &end);
 			if (*end || timeout <= 0)
@@ -129,6 +139,7 @@ int cmd_watch(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	w.start_ns = (__u64)start.tv_sec * 1000000000ull + start.tv_nsec;
 	while (!stop) {
 		if (ew_watch_poll(ww, 1000) < 0) {
 			ew_err("reading events failed");

@@ -71,6 +71,9 @@ static const struct ew_group g_ring = {
 	.help = { "Events for watch: sent to the ring, lost to a full ring, suppressed by the rate limit." },
 };
 
+/* Every group: JSON has each key even when its source has no rows. */
+static const struct ew_group *const groups[] = { &g_stats, &g_events, &g_flow_table, &g_blocklist, &g_ring };
+
 /* Names of enum ew_counter, as JSON keys and Prometheus event labels. */
 static const char *const counter_names[EW_COUNTER_MAX] = {
 	[EW_C_FLOW_NEW] = "flows_created",
@@ -392,6 +395,9 @@ static json_object *json_slot(json_object *root, const struct ew_group *g)
 json_object *ew_counters_json(const struct ew_counters *c)
 {
 	json_object *root = json_object_new_object();
+
+	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+		json_slot(root, groups[g]);
 
 	for (size_t i = 0; i < c->n; i++) {
 		const struct ew_row *r = &c->rows[i];
