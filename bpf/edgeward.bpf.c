@@ -20,6 +20,7 @@
 #include "lib/prefix.h"
 #include "lib/feeds.h"
 #include "lib/flow.h"
+#include "lib/detect.h"
 #include "lib/events.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -72,6 +73,63 @@ static __always_inline int ew_xdp_exit(const struct ew_pkt *p, struct ew_verdict
 	return v.action == EW_A_DROP ? XDP_DROP : XDP_PASS;
 }
 
+/*
+ * ALLOW wins over everything; otherwise the stronger of the current verdict
+ * and the detectors' (drop > flag > pass).
+ */
+static __always_inline struct ew_verdict ew_verdict_merge(struct ew_verdict v, __u8 reason, __u8 act)
+{
+	if (v.action == EW_A_ALLOW || act == EW_A_PASS)
+		return v;
+	if (act == EW_A_DROP && v.action != EW_A_DROP && v.action != EW_A_WOULD_DROP) {
+		v.reason = reason;
+		v.action = ew_monitor ? EW_A_WOULD_DROP : EW_A_DROP;
+	} else if (act == EW_A_FLAG && v.action == EW_A_PASS) {
+		v.reason = reason;
+		v.action = EW_A_FLAG;
+	}
+	return v;
+}
+
+/* A client packet of a flow's handshakes: SYN or one of its first packets. */
+static __always_inline bool ew_in_handshake(const struct ew_flow *f, const struct ew_pkt *p, int dir)
+{
+	return p->proto == IPPROTO_TCP &&
+	       ((p->tcp_flags & EW_TCPF_SYN) || f->packets[dir & 1] < EW_HS_PKTS);
+}
+
+/*
+ * Detectors on a client handshake packet; the flow keeps their verdict. A
+ * subprogram, not inlined: its stack would otherwise count twice against
+ * ew_xdp's 512 bytes (clang 14-19). Returns 0: a void subprogram may leave a
+ * stack pointer in R0, which the verifier refuses (Linux 6.18).
+ */
+static __noinline int ew_xdp_detect(struct xdp_md *ctx, const struct ew_pkt *p,
+				     const struct ew_flow_key *k, struct ew_flow *f, struct ew_verdict *v)
+{
+	const struct ew_detect_cfg *cfg = ew_detcfg_get();
+	bool syn = ew_is_syn(p->tcp_flags);
+	struct ew_conn *c = ew_conn_get(k, syn);
+	__u64 now = ew_now();
+	__u8 reason = EW_R_NONE, act;
+	__u32 ev;
+
+	if (!c || !cfg)
+		return 0;
+	if (syn)
+		ev = ew_detect_syn(ctx, p, c, cfg, now);
+	else
+		ev = ew_detect_c2s(p, ew_l4_payload(p, (void *)(long)ctx->data, (void *)(long)ctx->data_end),
+				   c, cfg, now);
+	if (!ev && !c->reasons)
+		return 0;
+	act = ew_policy_action(ew_evidence_add(c, ev, cfg), cfg, &reason);
+	*v = ew_verdict_merge(*v, reason, act);
+	f->reason = v->reason;
+	f->verdict = v->action;
+	return 0;
+}
+
 SEC("xdp")
 int ew_xdp(struct xdp_md *ctx)
 {
@@ -101,6 +159,8 @@ int ew_xdp(struct xdp_md *ctx)
 	if (f && f->gen == gen && gen) {
 		v.reason = f->reason;
 		v.action = f->verdict;
+		if (unlikely(ew_in_handshake(f, &pkt, EW_DIR_C2S)))
+			ew_xdp_detect(ctx, &pkt, &key, f, &v);
 		ew_flow_account(f, &pkt, EW_DIR_C2S, ew_now_coarse());
 		return ew_xdp_exit(&pkt, v);
 	}
@@ -123,6 +183,8 @@ int ew_xdp(struct xdp_md *ctx)
 	f->gen = gen;
 	f->reason = v.reason;
 	f->verdict = v.action;
+	if (ew_in_handshake(f, &pkt, EW_DIR_C2S))
+		ew_xdp_detect(ctx, &pkt, &key, f, &v);
 	ew_flow_account(f, &pkt, EW_DIR_C2S, ew_now_coarse());
 	return ew_xdp_exit(&pkt, v);
 }
@@ -156,6 +218,12 @@ int ew_tc_egress(struct __sk_buff *skb)
 	if (!f) {
 		v.reason = EW_R_UNTRACKED;
 		return ew_tc_exit(&pkt, v);
+	}
+	if (unlikely(ew_in_handshake(f, &pkt, EW_DIR_S2C))) {
+		struct ew_conn *c = ew_conn_get(&key, false);
+
+		if (c)
+			ew_detect_s2c(&pkt, pkt.len > pkt.payload_off ? pkt.len - pkt.payload_off : 0, c, ew_now());
 	}
 	ew_flow_account(f, &pkt, EW_DIR_S2C, ew_now_coarse());
 	return ew_tc_exit(&pkt, v);

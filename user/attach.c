@@ -145,6 +145,8 @@ int ew_attach(const char *ifname, const struct ew_attach_opts *o)
 		ew_err("writing ew_config: %s", strerror(errno));
 		goto out;
 	}
+	if (ew_detect_setup())
+		goto out;
 
 	/* XDP: replace the program on the pinned link, or create and pin one. */
 	prog_fd = bpf_program__fd(skel->progs.ew_xdp);

@@ -244,6 +244,48 @@ int ew_replay_file(struct ew_replay *r, const char *path);
 size_t ew_replay_flows(struct ew_replay *r, struct ew_replay_flow **flows);
 void ew_replay_counts(struct ew_replay *r, uint64_t *packets, uint64_t *not_flow, uint64_t *clipped);
 
+/* --- tcpsig.c, detect.c: SYN signatures, OS database, detectors ---------- */
+#define EW_P0F_FP "/etc/p0f/p0f.fp" /* Debian's p0f package */
+/* raw_sig exactly as p0f prints it ("4:64+0:0:1460:mss*44,7:..."); -1 if no SYN. */
+int ew_tcp_raw_sig(const struct ew_tcp_fp *fp, char *buf, size_t len);
+/* Database form with the initial TTL ("4:64:0:1460:mss*44,7:..."). */
+int ew_tcp_sig_fmt(const struct ew_tcp_sig *s, char *buf, size_t len);
+/* Parse an exact signature (either form) for a rule. */
+int ew_tcp_sig_parse(const char *text, struct ew_tcp_sig *s, char *err, size_t errlen);
+uint8_t ew_os_family_of(const char *p0f_name);
+const char *ew_os_family_name(unsigned int f);
+int ew_os_family_parse(const char *s);
+/* A p0f.fp [tcp:request] database compiled for the kernel. */
+struct ew_osdb {
+	struct ew_os_sig *sigs;
+	struct ew_os_key *keys; /* layout of each signature */
+	uint32_t nsigs;
+	struct ew_os_label *labels; /* [0] unused */
+	uint32_t nlabels;
+};
+void ew_osdb_init(struct ew_osdb *db);
+void ew_osdb_free(struct ew_osdb *db);
+/* Append a file's signatures; errors name FILE:LINE. */
+int ew_osdb_load(struct ew_osdb *db, const char *path);
+int ew_osdb_install(const struct ew_osdb *db, int key_fd, int sig_fd, int label_fd);
+int ew_osdb_clear(int key_fd);
+/* Compile files into the pinned maps; returns the signature count or -1. */
+int ew_osdb_load_files(const char *const *paths, int npaths);
+struct ew_tunnel_row {
+	unsigned int mtu;
+	const char *name;
+};
+extern const struct ew_tunnel_row ew_tunnels[];
+const char *ew_tunnel_name(unsigned int mtu);
+int ew_tunnels_install(int fd);
+/* Load "JA4 FAMILY" lines into ew_tlsos; returns the count or -1. */
+int ew_tlsos_load(int fd, const char *path);
+void ew_detect_cfg_defaults(struct ew_detect_cfg *c);
+int ew_detect_cfg_read(struct ew_detect_cfg *c);
+int ew_detect_cfg_write(const struct ew_detect_cfg *c);
+/* Defaults, tunnel table and p0f database on the first attach. */
+int ew_detect_setup(void);
+
 /* --- commands ---------------------------------------------------------------- */
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
@@ -251,6 +293,9 @@ int cmd_status(int argc, char **argv);
 int cmd_block(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_fingerprints(int argc, char **argv);
+int cmd_osdb(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);

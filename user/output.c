@@ -73,6 +73,11 @@ static const char *const reason_names[EW_REASON_MAX] = {
 	[EW_R_PREFIX] = "prefix",
 	[EW_R_FLOW_FULL] = "flow_table_full",
 	[EW_R_UNTRACKED] = "untracked",
+	[EW_R_RELAY_RTT] = "relay_rtt",
+	[EW_R_TUNNEL_MSS] = "tunnel_mss",
+	[EW_R_STACK_MISMATCH] = "stack_mismatch",
+	[EW_R_CONN_RATE] = "conn_rate",
+	[EW_R_FANOUT] = "fanout",
 	[EW_R_FEED] = "feed",
 };
 

@@ -8,6 +8,7 @@
 #define EW_MAPS_H
 
 #include "edgeward/abi.h"
+#include "detect_scratch.h"
 
 /* Packets and bytes per (hook, reason, action); index EW_STAT_IDX(). */
 struct {
@@ -176,5 +177,94 @@ struct {
 	__type(value, struct ew_feed);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_feeds SEC(".maps");
+
+/* Detector thresholds and the reason -> action policy; one entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ew_detect_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_detcfg SEC(".maps");
+
+/* Flows that got each evidence bit, and [EW_EV_MAX] any bit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EW_EV_MAX + 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_evcount SEC(".maps");
+
+/* p0f signatures by option layout: which span of ew_ossig to check. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EW_OS_SIGS_MAX);
+	__type(key, struct ew_os_key);
+	__type(value, struct ew_os_span);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_oskey SEC(".maps");
+
+/* Compiled p0f [tcp:request] signatures, in database order. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EW_OS_SIGS_MAX);
+	__type(key, __u32);
+	__type(value, struct ew_os_sig);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_ossig SEC(".maps");
+
+/* OS labels by index (0 unused), as p0f prints them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EW_OS_LABELS_MAX);
+	__type(key, __u32);
+	__type(value, struct ew_os_label);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_oslabel SEC(".maps");
+
+/* Link MTUs (MSS + IP/TCP headers) that betray a tunnel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct ew_tunnel);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_tunmtu SEC(".maps");
+
+/* TLS fingerprint (JA4) -> OS family it implies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ew_ja4_key);
+	__type(value, struct ew_tls_os);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_tlsos SEC(".maps");
+
+/* New-connection token bucket per source prefix. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 17);
+	__type(key, struct ew_rate_key);
+	__type(value, struct ew_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_rate SEC(".maps");
+
+/* Per fingerprint (JA4, TCP signature): connections and distinct sources. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, struct ew_fan_key);
+	__type(value, struct ew_fanout);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fanout SEC(".maps");
+
+/* SYN option walk working memory (struct ew_optwalk); not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ew_optwalk);
+} ew_det_scr SEC(".maps");
 
 #endif

@@ -24,6 +24,7 @@ struct ew_pkt {
 	__u16 l4_off;	/* offset of the transport header from the frame start */
 	__u16 payload_off; /* offset of the transport payload */
 	__u32 len;	/* frame length */
+	__u16 l3_off;	/* offset of the IP header */
 };
 
 struct ew_cursor {
@@ -204,6 +205,7 @@ static __always_inline int ew_parse(struct ew_pkt *p, void *data, void *data_end
 	r = ew_parse_eth(&c, &proto);
 	if (r != EW_R_NONE)
 		return r;
+	p->l3_off = c.pos - data;
 	if (proto == ETH_P_IP)
 		r = ew_parse_ip4(&c, p);
 	else if (proto == ETH_P_IPV6)

@@ -45,6 +45,11 @@ enum ew_reason {
 	EW_R_FLOW_FULL,	     /* flow entry could not be created */
 	EW_R_UNTRACKED,	     /* egress packet of no known flow */
 	EW_R_FEED,	     /* source matched a threat feed (edgeward feed) */
+	EW_R_RELAY_RTT,	     /* detector: TLS round trip far above TCP round trip */
+	EW_R_TUNNEL_MSS,     /* detector: MSS of a known encapsulation */
+	EW_R_STACK_MISMATCH, /* detector: TLS client family vs TCP stack disagree */
+	EW_R_CONN_RATE,	     /* detector: source prefix opens connections too fast */
+	EW_R_FANOUT,	     /* detector: fingerprint seen from too many sources */
 	EW_REASON_MAX = 32,
 };
 
@@ -68,6 +73,9 @@ enum ew_counter {
 	EW_C_FLOW_NEW = 0,   /* flow entries created */
 	EW_C_FLOW_RACE,	     /* create lost to another CPU: entry reused */
 	EW_C_PFX_LOOKUP,     /* prefix lookups done (new flows, untracked) */
+	EW_C_SYN_FP,	     /* SYNs fingerprinted */
+	EW_C_OS_MATCH,	     /* SYNs whose signature matched an OS label */
+	EW_C_CONN_FULL,	     /* ew_conns entry could not be created */
 	EW_COUNTER_MAX = 16,
 };
 
@@ -169,7 +177,8 @@ struct ew_flow {
 
 /*
  * Evidence bits a flow collects (enum ew_evidence): detectors set them on
- * ew_conn.reasons; `edgeward policy` maps each to an action.
+ * ew_conn.reasons; `edgeward policy` maps each to an action. Bit i is counted
+ * in ew_evcount[i]; ew_evcount[EW_EV_MAX] counts flows with any bit.
  */
 enum ew_evidence {
 	EW_E_FP_RULE = 1u << 0,	       /* a fingerprint rule matched (ja4/ja3/tcp/os) */
@@ -178,6 +187,25 @@ enum ew_evidence {
 	EW_E_STACK_MISMATCH = 1u << 3, /* TLS client family vs TCP stack disagree */
 	EW_E_CONN_RATE = 1u << 4,      /* source prefix opens connections too fast */
 	EW_E_FANOUT = 1u << 5,	       /* fingerprint seen from too many sources */
+};
+#define EW_EV_MAX 6
+
+/* Policy per evidence bit (ew_detcfg.policy[i]). */
+enum ew_policy {
+	EW_P_FLAG = 0, /* default: mark the flow and count */
+	EW_P_DROP = 1, /* drop the flow (would_drop under --monitor) */
+	EW_P_OFF = 2,  /* detector disabled: the bit is never set */
+};
+
+/* OS families, from p0f labels and from the TLS-fingerprint-to-OS table. */
+enum ew_os_family {
+	EW_OS_UNKNOWN = 0,
+	EW_OS_WINDOWS = 1, /* initial TTL 128 */
+	EW_OS_LINUX = 2,   /* 64; Android too */
+	EW_OS_MACOS = 3,   /* 64; iOS too (same stack) */
+	EW_OS_BSD = 4,	   /* 64 */
+	EW_OS_OTHER = 5,
+	EW_OS_MAX = 6,
 };
 
 /* TLS ClientHello fingerprint of a connection (filled by bpf/lib/tls.h). */
@@ -206,15 +234,98 @@ struct ew_event {
 	} u;
 };
 
+/* p0f quirks (names as p0f prints them), bits of ew_tcp_sig.quirks. */
+enum ew_quirk {
+	EW_Q_DF = 1u << 0,	  /* df: IPv4 don't fragment */
+	EW_Q_NZ_ID = 1u << 1,	  /* id+: non-zero IPv4 ID with DF */
+	EW_Q_ZERO_ID = 1u << 2,	  /* id-: zero IPv4 ID without DF */
+	EW_Q_ECN = 1u << 3,	  /* ecn: ECN bits in IP or TCP */
+	EW_Q_NZ_MBZ = 1u << 4,	  /* 0+: IPv4 must-be-zero flag set */
+	EW_Q_FLOW = 1u << 5,	  /* flow: IPv6 flow label set */
+	EW_Q_ZERO_SEQ = 1u << 6,  /* seq-: sequence number zero */
+	EW_Q_NZ_ACK = 1u << 7,	  /* ack+: ACK number without ACK flag (p0f's test) */
+	EW_Q_ZERO_ACK = 1u << 8,  /* ack-: zero ACK number with ACK flag */
+	EW_Q_NZ_URG = 1u << 9,	  /* uptr+: urgent pointer without URG */
+	EW_Q_URG = 1u << 10,	  /* urgf+: URG flag */
+	EW_Q_PUSH = 1u << 11,	  /* pushf+: PSH flag */
+	EW_Q_TS1_ZERO = 1u << 12, /* ts1-: own timestamp zero */
+	EW_Q_TS2_NZ = 1u << 13,	  /* ts2+: peer timestamp non-zero on SYN */
+	EW_Q_OPT_EOL_NZ = 1u << 14, /* opt+: non-zero bytes past EOL */
+	EW_Q_EXWS = 1u << 15,	  /* exws: window scale above 14 */
+	EW_Q_BAD = 1u << 16,	  /* bad: malformed options */
+	EW_Q_COUNT = 17,
+};
+#define EW_Q_V4_ONLY (EW_Q_DF | EW_Q_NZ_ID | EW_Q_ZERO_ID | EW_Q_NZ_MBZ)
+
+#define EW_TCP_OPT_MAX 24 /* options kept in a layout (p0f's MAX_TCP_OPT) */
+#define EW_MAX_DIST 35	  /* TTL distance p0f still accepts */
+
+/* How a window is written in a p0f signature (p0f's WIN_TYPE_*). */
+enum ew_win_type {
+	EW_WIN_NORMAL = 0, /* literal */
+	EW_WIN_ANY = 1,	   /* '*' (database only) */
+	EW_WIN_MOD = 2,	   /* '%N' (database only) */
+	EW_WIN_MSS = 3,	   /* mss*N */
+	EW_WIN_MTU = 4,	   /* mtu*N */
+};
+
+/*
+ * A SYN's p0f signature with the initial TTL guessed: the key of TCP
+ * fingerprint rules (ew_tcprule) and of fan-out counting (ew_fanout). All
+ * padding zero.
+ */
+struct ew_tcp_sig {
+	__u8 layout[EW_TCP_OPT_MAX]; /* option kinds in order (0 eol, 1 nop, 2 mss...) */
+	__u32 quirks;	/* enum ew_quirk bits */
+	__u16 mss;	/* MSS option value, 0 if none */
+	__u16 win;	/* literal window, or the multiplier for MSS / MTU */
+	__u8 ver;	/* 4 or 6 */
+	__u8 ittl;	/* guessed initial TTL: 32, 64, 128 or 255 */
+	__u8 olen;	/* IPv4 option bytes */
+	__u8 ocnt;	/* options in layout */
+	__u8 eol_pad;	/* bytes after an EOL option */
+	__u8 wscale;	/* window scale option value, 0 if none */
+	__u8 win_type;	/* enum ew_win_type: NORMAL, MSS or MTU */
+	__u8 pclass;	/* 1 if the SYN carries data */
+};
+
 /* TCP SYN fingerprint of a connection (filled by bpf/lib/tcpsig.h). */
 struct ew_tcp_fp {
-	__u8 reserved[64];
+	struct ew_tcp_sig sig;
+	__u16 raw_win;	 /* window field as sent */
+	__u8 ttl;	 /* TTL / hop limit as received */
+	__u8 tos;	 /* DSCP (p0f's "tos") */
+	__u16 os_id;	 /* ew_oslabel index of the matched label, 0 none */
+	__u8 os_family;	 /* enum ew_os_family of the label */
+	__u8 os_flags;	 /* EW_OSM_* */
+	__u16 tunnel_mtu; /* MSS + IP/TCP headers when it names a tunnel, else 0 */
+	__u8 pad[6];
 };
+
+/* ew_tcp_fp.os_flags */
+#define EW_OSM_GENERIC 0x01 /* matched a generic (g:) signature */
+#define EW_OSM_FUZZY 0x02   /* matched fuzzily (quirks or TTL distance) */
+#define EW_OSM_APP 0x04	    /* the label is a user tool (s:!:...) */
+#define EW_OSM_SEEN 0x80    /* a SYN was fingerprinted */
 
 /* Timestamps of a connection's handshakes, monotonic ns (ew_now()). */
 struct ew_timing {
-	__u8 reserved[48];
+	__u64 syn_ns;	   /* client SYN in */
+	__u64 synack_ns;   /* last SYN-ACK out */
+	__u64 hello_ns;	   /* client's first data in (ClientHello) */
+	__u64 sflight_ns;  /* last server data out after it */
+	__u32 tcp_rtt_us;  /* SYN-ACK out -> client's ACK in */
+	__u32 tls_rtt_us;  /* server flight out -> client's next flight in */
+	__u8 state;	   /* EW_T_* */
+	__u8 pad[7];
 };
+
+/* ew_timing.state */
+#define EW_T_SYNACK 0x01  /* SYN-ACK sent */
+#define EW_T_TCP_RTT 0x02 /* tcp_rtt_us measured */
+#define EW_T_HELLO 0x04	  /* client's first flight seen */
+#define EW_T_SFLIGHT 0x08 /* server answered it */
+#define EW_T_TLS_RTT 0x10 /* tls_rtt_us measured */
 
 /*
  * ew_conns value: what edgeward learnt about one connection, written only on
@@ -228,6 +339,148 @@ struct ew_conn {
 	__u32 reasons; /* enum ew_evidence bits */
 	__u8 verdict;  /* enum ew_action decided from this evidence */
 	__u8 pad[3];
+};
+
+/* Detector defaults (measurements behind them: README, "Detectors"). */
+#define EW_DEF_RTT_GAP_US 20000
+#define EW_DEF_RTT_RATIO_PCT 300
+#define EW_DEF_RATE_PER_S 50
+#define EW_DEF_RATE_BURST 100
+#define EW_DEF_PFX4_LEN 24
+#define EW_DEF_PFX6_LEN 48
+#define EW_DEF_FANOUT_SOURCES 1000
+
+/* ew_detcfg[0]: detector thresholds and the policy, written by the CLI. */
+struct ew_detect_cfg {
+	__u32 rtt_gap_us;     /* relay_rtt: tls_rtt - tcp_rtt at least this */
+	__u32 rtt_ratio_pct;  /* relay_rtt: and tls_rtt * 100 / tcp_rtt at least this */
+	__u32 rate_per_s;     /* conn_rate: sustained new connections per prefix per second */
+	__u32 rate_burst;     /* conn_rate: bucket depth */
+	__u8 pfx4_len;	      /* conn_rate: IPv4 prefix length */
+	__u8 pfx6_len;	      /* conn_rate: IPv6 prefix length */
+	__u8 policy[EW_EV_MAX]; /* enum ew_policy per evidence bit */
+	__u32 fanout_sources; /* fanout: distinct sources per fingerprint */
+	__u32 set;	      /* non-zero once the CLI wrote defaults */
+};
+
+/* Fill c with the defaults (policy: flag everything). Used by BPF and user space. */
+static inline void ew_detect_cfg_init(struct ew_detect_cfg *c)
+{
+	__builtin_memset(c, 0, sizeof(*c));
+	c->rtt_gap_us = EW_DEF_RTT_GAP_US;
+	c->rtt_ratio_pct = EW_DEF_RTT_RATIO_PCT;
+	c->rate_per_s = EW_DEF_RATE_PER_S;
+	c->rate_burst = EW_DEF_RATE_BURST;
+	c->pfx4_len = EW_DEF_PFX4_LEN;
+	c->pfx6_len = EW_DEF_PFX6_LEN;
+	c->fanout_sources = EW_DEF_FANOUT_SOURCES;
+	c->set = 1;
+}
+
+/* ew_oskey key: an option layout; value: the span of ew_ossig to check. */
+struct ew_os_key {
+	__u8 layout[EW_TCP_OPT_MAX];
+	__u8 ocnt;
+	__u8 pad[3];
+};
+
+struct ew_os_span {
+	__u32 first; /* index into ew_ossig */
+	__u32 count;
+};
+
+/* ew_ossig value: one compiled p0f.fp [tcp:request] signature. */
+struct ew_os_sig {
+	__u32 quirks;	 /* enum ew_quirk */
+	__u16 mss;	 /* when !(any & EW_OSA_MSS) */
+	__u16 win;	 /* value, modulus or multiplier per win_type */
+	__u16 label;	 /* ew_oslabel index */
+	__u8 ver;	 /* 0 any, 4, 6 */
+	__u8 ittl;	 /* initial TTL (+ distance) of the signature */
+	__u8 olen;
+	__u8 eol_pad;
+	__u8 wscale;
+	__u8 win_type;	 /* enum ew_win_type */
+	__u8 pclass;
+	__u8 any;	 /* EW_OSA_*: wildcards */
+	__u8 flags;	 /* EW_OSS_* */
+	__u8 pad;
+};
+
+#define EW_OSA_MSS 0x01
+#define EW_OSA_WSCALE 0x02
+#define EW_OSA_PCLASS 0x04
+#define EW_OSS_GENERIC 0x01 /* g: label */
+#define EW_OSS_BAD_TTL 0x02 /* "64-": TTL is random */
+#define EW_OSS_APP 0x04	    /* s:!: label (user tool, no fuzzy match) */
+
+#define EW_OS_SIGS_MAX 4096
+#define EW_OS_LABELS_MAX 1024
+
+/* ew_oslabel value: a label as p0f prints it ("Linux 3.11 and newer"). */
+struct ew_os_label {
+	char name[56];
+	__u8 family; /* enum ew_os_family */
+	__u8 flags;  /* EW_OSS_GENERIC, EW_OSS_APP */
+	__u8 pad[6];
+};
+
+/* ew_tunmtu value: the link an MTU betrays (key: __u32 MTU). */
+struct ew_tunnel {
+	char name[32];
+};
+
+/* ew_tlsos key: a JA4 string, NUL-padded; value: the OS family it implies. */
+struct ew_ja4_key {
+	char ja4[40];
+};
+
+struct ew_tls_os {
+	__u8 family; /* enum ew_os_family */
+	__u8 pad[7];
+};
+
+/* ew_rate key: a source prefix (address masked to the configured length). */
+struct ew_rate_key {
+	__u8 addr[16];
+	__u8 family;
+	__u8 plen;
+	__u8 pad[2];
+};
+
+/* ew_rate value: a token bucket, tokens in milli-connections. */
+struct ew_bucket {
+	__u64 tokens_m;
+	__u64 last_ns;
+};
+
+/* ew_fanout key: a fingerprint, kind then a JA4 string or a struct ew_tcp_sig. */
+enum ew_fp_kind {
+	EW_FK_JA4 = 1,
+	EW_FK_TCP = 2,
+};
+
+struct ew_fan_key {
+	__u32 kind; /* enum ew_fp_kind */
+	__u8 fp[40];
+};
+
+#define EW_HLL_P 8
+#define EW_HLL_M (1u << EW_HLL_P)
+
+/*
+ * ew_fanout value: connections, flagged connections and a HyperLogLog of
+ * source addresses (2^8 registers). inv_sum is sum(1 - 2^-reg) in units of
+ * 2^-32, kept up to date (zero in a fresh entry) so the estimate costs O(1)
+ * per connection.
+ */
+struct ew_fanout {
+	__u64 conns;
+	__u64 flagged;	/* connections with any evidence bit */
+	__u64 inv_sum;
+	__u32 nonzero;	/* registers set */
+	__u32 estimate; /* distinct sources, last computed */
+	__u8 reg[EW_HLL_M];
 };
 
 /* ew_ifaces: interfaces edgeward is attached to, written by the CLI only. */
@@ -312,6 +565,21 @@ _Static_assert(sizeof(struct ew_fd_slot) == 8, "ew_fd_slot size");
 _Static_assert(sizeof(struct ew_feed) == 232, "ew_feed size");
 _Static_assert(sizeof(struct ew_tls_fp) == 176, "ew_tls_fp size");
 _Static_assert(sizeof(struct ew_conn) % 8 == 0, "ew_conn size");
+_Static_assert(sizeof(struct ew_tcp_sig) == 40, "ew_tcp_sig size");
+_Static_assert(sizeof(struct ew_tcp_fp) == 56, "ew_tcp_fp size");
+_Static_assert(sizeof(struct ew_timing) == 48, "ew_timing size");
+_Static_assert(sizeof(struct ew_detect_cfg) == 32, "ew_detect_cfg size");
+_Static_assert(sizeof(struct ew_os_key) == 28, "ew_os_key size");
+_Static_assert(sizeof(struct ew_os_span) == 8, "ew_os_span size");
+_Static_assert(sizeof(struct ew_os_sig) == 20, "ew_os_sig size");
+_Static_assert(sizeof(struct ew_os_label) == 64, "ew_os_label size");
+_Static_assert(sizeof(struct ew_tunnel) == 32, "ew_tunnel size");
+_Static_assert(sizeof(struct ew_ja4_key) == 40, "ew_ja4_key size");
+_Static_assert(sizeof(struct ew_tls_os) == 8, "ew_tls_os size");
+_Static_assert(sizeof(struct ew_rate_key) == 20, "ew_rate_key size");
+_Static_assert(sizeof(struct ew_bucket) == 16, "ew_bucket size");
+_Static_assert(sizeof(struct ew_fan_key) == 44, "ew_fan_key size");
+_Static_assert(sizeof(struct ew_fanout) == 32 + EW_HLL_M, "ew_fanout size");
 #endif
 
 #endif /* EDGEWARD_ABI_H */

@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * BPF tests of the detectors (bpf/lib/tcpsig.h, bpf/lib/detect.h): frames run
+ * through ew_xdp / ew_tc_egress with BPF_PROG_TEST_RUN and the replay clock,
+ * both sides of every threshold. The SYN signature table is also written to
+ * a pcap and read by p0f itself (`p0f -r`): raw_sig and the OS label must be
+ * p0f's, byte for byte.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "lib/test.h"
+#include "lib/pkt.h"
+#include "lib/bpfrun.h"
+#include "edgeward.skel.h"
+#include "edgeward.h"
+
+#define US 1000ULL
+#define MS 1000000ULL
+#define EW_HS_PKTS_TEST 20 /* past the handshake window: the cached verdict */
+
+/* Fresh maps with the replay clock, the tunnel table and Debian's p0f database. */
+static bool det_open(struct bpfrun *r, struct ew_detect_cfg *cfg)
+{
+	struct ew_osdb db;
+	uint32_t zero = 0;
+	bool ok;
+
+	if (!ASSERT_EQ(bpfrun_open(r, &(struct bpfrun_opts){ .replay = true }), 0))
+		return false;
+	ew_detect_cfg_defaults(cfg);
+	ok = ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r->skel->maps.ew_detcfg), &zero, cfg, BPF_ANY), 0) &&
+	     ASSERT_EQ(ew_tunnels_install(bpf_map__fd(r->skel->maps.ew_tunmtu)), 0);
+	ew_osdb_init(&db);
+	if (ok && access(EW_P0F_FP, R_OK) == 0)
+		ok = ASSERT_EQ(ew_osdb_load(&db, EW_P0F_FP), 0) &&
+		     ASSERT_EQ(ew_osdb_install(&db, bpf_map__fd(r->skel->maps.ew_oskey),
+					       bpf_map__fd(r->skel->maps.ew_ossig),
+					       bpf_map__fd(r->skel->maps.ew_oslabel)), 0);
+	ew_osdb_free(&db);
+	if (!ok)
+		bpfrun_close(r);
+	return ok;
+}
+
+static bool cfg_write(struct bpfrun *r, const struct ew_detect_cfg *cfg)
+{
+	uint32_t zero = 0;
+
+	return ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r->skel->maps.ew_detcfg), &zero, cfg, BPF_ANY), 0);
+}
+
+/* Run a frame at time `now` through XDP (c2s) or TC (s2c); returns the retval or -1. */
+static int run_at(struct bpfrun *r, const struct pkt_spec *s, bool tc, __u64 now, struct pkt_info *info)
+{
+	uint8_t buf[PKT_MAX];
+	__u32 ret;
+	int len = pkt_build(s, buf, sizeof(buf), info);
+
+	if (len < 0)
+		return -1;
+	bpfrun_set_now(r, now);
+	if ((tc ? bpfrun_tc : bpfrun_xdp)(r, buf, len, &ret))
+		return -1;
+	return ret;
+}
+
+/* The connection entry of a client frame. */
+static bool conn_of(struct bpfrun *r, const struct pkt_info *in, struct ew_conn *c)
+{
+	struct ew_flow_key k;
+
+	bpfrun_flow_key(&k, in, false);
+	return ASSERT_EQ(bpf_map_lookup_elem(r->conns_fd, &k, c), 0);
+}
+
+/* --- SYN signatures against p0f ----------------------------------------- */
+
+struct sig_case {
+	const char *name;
+	struct pkt_spec pkt;
+	const char *raw_sig; /* what p0f prints */
+	int patch_off;	     /* from the TCP header (>= 0) or IP header (< 0: -1 - off); 0 none */
+	uint8_t patch_val;
+	bool ip_patch;
+};
+
+#define LINUX_OPTS PKT_OPTS_LINUX_SYN
+#define WIN_OPTS PKT_B(PKT_OPT_MSS(1460), PKT_OPT_NOP, PKT_OPT_WS(8), PKT_OPT_NOP, PKT_OPT_NOP, PKT_OPT_SACKOK)
+#define MAC_OPTS                                                                                   \
+	PKT_B(PKT_OPT_MSS(1460), PKT_OPT_NOP, PKT_OPT_WS(6), PKT_OPT_NOP, PKT_OPT_NOP,             \
+	      PKT_OPT_TS(1000, 0), PKT_OPT_SACKOK, PKT_OPT_EOL, 0)
+#define DFID .df = true, .ip_id = 0x1234
+
+static const struct sig_case sig_cases[] = {
+	{ .name = "linux", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 64 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "linux_far", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 51 },
+	  .raw_sig = "4:51+13:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "linux_win29200", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .win = 29200 },
+	  .raw_sig = "4:64+0:0:1460:mss*20,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "windows", .pkt = { .tcp_opts = WIN_OPTS, DFID, .ttl = 128, .win = 64240 },
+	  .raw_sig = "4:128+0:0:1460:mss*44,8:mss,nop,ws,nop,nop,sok:df,id+:0" },
+	{ .name = "windows7", .pkt = { .tcp_opts = WIN_OPTS, DFID, .ttl = 120, .win = 8192 },
+	  .raw_sig = "4:120+8:0:1460:8192,8:mss,nop,ws,nop,nop,sok:df,id+:0" },
+	{ .name = "macos", .pkt = { .tcp_opts = MAC_OPTS, DFID, .ttl = 64, .win = 65535 },
+	  .raw_sig = "4:64+0:0:1460:65535,6:mss,nop,ws,nop,nop,ts,sok,eol+1:df,id+:0" },
+	{ .name = "ttl_excess", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 200 },
+	  .raw_sig = "4:200+?:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "ttl_low", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 20 },
+	  .raw_sig = "4:20+12:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "id_zero_no_df", .pkt = { .tcp_opts = LINUX_OPTS, .ip_id = 0 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:id-:0" },
+	{ .name = "no_df", .pkt = { .tcp_opts = LINUX_OPTS, .ip_id = 7 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws::0" },
+	{ .name = "df_id0", .pkt = { .tcp_opts = LINUX_OPTS, .df = true },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df:0" },
+	{ .name = "ecn_ip", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .tos = 2 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,ecn:0" },
+	{ .name = "ecn_tcp", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .tcp_flags = PKT_SYN | PKT_ECE | PKT_CWR },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,ecn:0" },
+	{ .name = "mbz", .pkt = { .tcp_opts = LINUX_OPTS, DFID }, "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,0+:0",
+	  .patch_off = -1 - 6, .patch_val = 0xc0, .ip_patch = true },
+	{ .name = "seq_zero", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .seq = 0x01000000 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,seq-:0", .patch_off = 4 },
+	{ .name = "ack_nz", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .ack = 0x01000000 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,ack+:0" },
+	{ .name = "ack_nz_even", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .ack = 0x02000001 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "uptr", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .urg = 5 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,uptr+:0" },
+	{ .name = "urgf", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .tcp_flags = PKT_SYN | PKT_URG, .urg = 5 },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,urgf+:0" },
+	{ .name = "pushf", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .tcp_flags = PKT_SYN | PKT_PSH },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,pushf+:0" },
+	{ .name = "ts1_zero", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1460), PKT_OPT_SACKOK, PKT_OPT_TS(0, 0), PKT_OPT_NOP, PKT_OPT_WS(7)), DFID },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,ts1-:0" },
+	{ .name = "ts2_nz", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1460), PKT_OPT_SACKOK, PKT_OPT_TS(1, 9), PKT_OPT_NOP, PKT_OPT_WS(7)), DFID },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+,ts2+:0" },
+	{ .name = "opt_eol_nz", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1460), PKT_OPT_EOL, 0, 7, 0, 0, 0, 0, 0), DFID },
+	  .raw_sig = "4:64+0:0:1460:mss*44,0:mss,eol+7:df,id+,opt+:0" },
+	{ .name = "exws", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1460), PKT_OPT_NOP, PKT_OPT_WS(15)), DFID },
+	  .raw_sig = "4:64+0:0:1460:mss*44,15:mss,nop,ws:df,id+,exws:0" },
+	{ .name = "bad_mss_len", .pkt = { .tcp_opts = PKT_B(2, 5, 5, 180, 1, 1, 1, 1), DFID },
+	  .raw_sig = "4:64+0:0:1460:mss*44,0:mss,nop,nop,nop,nop:df,id+,bad:0" },
+	{ .name = "bad_trunc", .pkt = { .tcp_opts = PKT_B(1, 1, 3, 3), DFID },
+	  .raw_sig = "4:64+0:0:0:64240,0:nop,nop,ws:df,id+,bad:0" },
+	{ .name = "unknown_opt", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1460), 30, 4, 0, 0), DFID },
+	  .raw_sig = "4:64+0:0:1460:mss*44,0:mss,?30:df,id+:0" },
+	{ .name = "payload", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .payload = PKT_S("tfo") },
+	  .raw_sig = "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:+" },
+	{ .name = "ip_opts", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .ip4_opts_len = 4 },
+	  .raw_sig = "4:64+0:4:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "no_opts", .pkt = { DFID, .win = 1024 }, .raw_sig = "4:64+0:0:0:1024,0::df,id+:0" },
+	{ .name = "mtu_win", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1400)), DFID, .win = 2880 },
+	  .raw_sig = "4:64+0:0:1400:mtu*2,0:mss:df,id+:0" },
+	{ .name = "mss12_win", .pkt = { .tcp_opts = LINUX_OPTS, DFID, .win = 1448 * 3 },
+	  .raw_sig = "4:64+0:0:1460:mss*3,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "tunnel_wg", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1380), PKT_OPT_SACKOK, PKT_OPT_TS(1, 0), PKT_OPT_NOP, PKT_OPT_WS(7)), DFID, .win = 64860 },
+	  .raw_sig = "4:64+0:0:1380:mss*47,7:mss,sok,ts,nop,ws:df,id+:0" },
+	{ .name = "v6_linux", .pkt = { .family = 6, .tcp_opts = PKT_B(PKT_OPT_MSS(1440), PKT_OPT_SACKOK, PKT_OPT_TS(1, 0), PKT_OPT_NOP, PKT_OPT_WS(7)), .win = 64800 },
+	  .raw_sig = "6:64+0:0:1440:mss*45,7:mss,sok,ts,nop,ws::0" },
+	{ .name = "v6_flow", .pkt = { .family = 6, .tcp_opts = LINUX_OPTS, .win = 64800 },
+	  .raw_sig = "6:64+0:0:1460:mss*45,7:mss,sok,ts,nop,ws:flow:0", .patch_off = -1 - 3, .patch_val = 0x55, .ip_patch = true },
+	{ .name = "v6_ecn", .pkt = { .family = 6, .tcp_opts = LINUX_OPTS, .tos = 1, .win = 1000 },
+	  .raw_sig = "6:64+0:0:1460:1000,7:mss,sok,ts,nop,ws:ecn:0" },
+	{ .name = "nmap_like", .pkt = { .tcp_opts = PKT_B(PKT_OPT_MSS(1460)), .ttl = 45, .win = 1024 },
+	  .raw_sig = "4:45+19:0:1460:1024,0:mss:id-:0" },
+};
+
+/* Build a case's frame with its patch applied. */
+static int sig_frame(const struct sig_case *c, int idx, uint8_t *buf, struct pkt_info *info)
+{
+	struct pkt_spec s = c->pkt;
+	int len;
+
+	s.sport = 20000 + idx;
+	len = pkt_build(&s, buf, PKT_MAX, info);
+	if (len < 0 || !c->patch_off)
+		return len;
+	if (c->ip_patch) {
+		size_t off = info->off[PKT_L_IP] + (-1 - c->patch_off);
+
+		buf[off] |= c->patch_val;
+	} else {
+		/* patch the TCP sequence number's first byte (seq-), fix the checksum */
+		buf[info->off[PKT_L_L4] + c->patch_off] = c->patch_val;
+	}
+	return len;
+}
+
+/* A classic pcap file (Ethernet), written by hand: pcap.h and linux/bpf.h clash. */
+static FILE *pcap_create(const char *path)
+{
+	struct {
+		uint32_t magic;
+		uint16_t major, minor;
+		int32_t zone;
+		uint32_t sigfigs, snaplen, linktype;
+	} h = { 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1 };
+	FILE *f = fopen(path, "wb");
+
+	if (f && fwrite(&h, sizeof(h), 1, f) != 1) {
+		fclose(f);
+		f = NULL;
+	}
+	return f;
+}
+
+static void pcap_put(FILE *f, uint32_t sec, const void *frame, uint32_t len)
+{
+	uint32_t rec[4] = { sec, 0, len, len };
+
+	fwrite(rec, sizeof(rec), 1, f);
+	fwrite(frame, len, 1, f);
+}
+
+/* Read p0f's output for a pcap: raw_sig and os per client port. */
+struct p0f_out {
+	char raw_sig[128];
+	char os[80];
+};
+
+static int p0f_read(const char *pcap_path, struct p0f_out *out, int n)
+{
+	char cmd[512], line[512];
+	FILE *f;
+	int port = -1;
+
+	snprintf(cmd, sizeof(cmd), "p0f -r %s 2>/dev/null", pcap_path);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		line[strcspn(line, "\n")] = 0;
+		if ((p = strstr(line, "| client   = "))) {
+			char *slash = strrchr(p, '/');
+
+			port = slash ? atoi(slash + 1) - 20000 : -1;
+		} else if (port >= 0 && port < n && (p = strstr(line, "| raw_sig  = "))) {
+			snprintf(out[port].raw_sig, sizeof(out[port].raw_sig), "%s", p + 13);
+		} else if (port >= 0 && port < n && ((p = strstr(line, "| os       = ")) || (p = strstr(line, "| app      = ")))) {
+			snprintf(out[port].os, sizeof(out[port].os), "%s", p + 13);
+		}
+	}
+	return pclose(f) == 0 ? 0 : -1;
+}
+
+EW_TEST(detect_syn_sig_matches_p0f)
+{
+	enum { N = sizeof(sig_cases) / sizeof(sig_cases[0]) };
+	static struct p0f_out p0f[N];
+	char path[] = "/tmp/ew-dt-sigs-XXXXXX";
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	FILE *d;
+	bool ok = true;
+	int fd;
+
+	if (access("/usr/sbin/p0f", X_OK))
+		return ew_test_skip("p0f is not installed (scripts/install-deps.sh installs it)");
+	if (!det_open(&r, &cfg))
+		return false;
+	fd = mkstemp(path);
+	close(fd);
+	d = pcap_create(path);
+	for (int i = 0; i < N && d; i++) {
+		uint8_t buf[PKT_MAX];
+		struct pkt_info info;
+		int len = sig_frame(&sig_cases[i], i, buf, &info);
+
+		if (len > 0)
+			pcap_put(d, 1700000000 + i, buf, len);
+	}
+	if (d)
+		fclose(d);
+	memset(p0f, 0, sizeof(p0f));
+	ok = ASSERT_EQ(p0f_read(path, p0f, N), 0);
+	unlink(path);
+
+	for (int i = 0; ok && i < N; i++) {
+		const struct sig_case *c = &sig_cases[i];
+		uint8_t buf[PKT_MAX];
+		struct pkt_info info;
+		struct ew_conn conn;
+		struct ew_os_label lab = {};
+		char sig[160];
+		const char *os = "???";
+		__u32 ret, id;
+		int len = sig_frame(c, i, buf, &info);
+		bool row = true;
+
+		bpfrun_set_now(&r, (i + 1) * 1000 * MS);
+		row = ASSERT_TRUE(len > 0) && ASSERT_EQ(bpfrun_xdp(&r, buf, len, &ret), 0) &&
+		      conn_of(&r, &info, &conn) && ASSERT_EQ(ew_tcp_raw_sig(&conn.tcp, sig, sizeof(sig)), 0);
+		if (row && conn.tcp.os_id) {
+			id = conn.tcp.os_id;
+			bpf_map_lookup_elem(bpf_map__fd(r.skel->maps.ew_oslabel), &id, &lab);
+			os = lab.name;
+		}
+		row = row && ASSERT_STREQ(sig, c->raw_sig) && ASSERT_STREQ(sig, p0f[i].raw_sig) &&
+		      ASSERT_STREQ(os, p0f[i].os[0] ? p0f[i].os : "(p0f printed nothing)");
+		if (!row)
+			fprintf(stderr, "  case %s\n", c->name);
+		ok &= row;
+	}
+	bpfrun_close(&r);
+	return ok;
+}
+
+/* The database form round-trips through the rule parser. */
+EW_TEST(detect_sig_parse_roundtrip)
+{
+	struct ew_tcp_sig s;
+	char err[128], out[160];
+	const char *in = "4:64:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0";
+
+	return ASSERT_EQ(ew_tcp_sig_parse(in, &s, err, sizeof(err)), 0) &&
+	       ASSERT_EQ(ew_tcp_sig_fmt(&s, out, sizeof(out)), 0) && ASSERT_STREQ(out, in) &&
+	       ASSERT_EQ(ew_tcp_sig_parse("4:57+7:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0", &s, err, sizeof(err)), 0) &&
+	       ASSERT_EQ(s.ittl, 64) && ASSERT_EQ(ew_tcp_sig_parse("4:64:0:*:mss*44,7:mss:df:0", &s, err, sizeof(err)), -1) &&
+	       ASSERT_EQ(ew_tcp_sig_parse("6:64:0:1460:1000,7:mss:df:0", &s, err, sizeof(err)), -1);
+}
+
+/* --- tunnel MSS ----------------------------------------------------------- */
+
+struct tun_case {
+	const char *name;
+	int family;
+	uint16_t mss;
+	unsigned int mtu; /* 0: no tunnel */
+};
+
+static const struct tun_case tun_cases[] = {
+	{ .name = "v4_ethernet", .family = 4, .mss = 1460, .mtu = 0 },	 { .name = "v4_wireguard", .family = 4, .mss = 1380, .mtu = 1420 },
+	{ .name = "v6_wireguard", .family = 6, .mss = 1360, .mtu = 1420 }, { .name = "v4_pppoe", .family = 4, .mss = 1452, .mtu = 1492 },
+	{ .name = "v4_gre", .family = 4, .mss = 1436, .mtu = 1476 },	 { .name = "v4_openvpn", .family = 4, .mss = 1392, .mtu = 1432 },
+	{ .name = "v6_ethernet", .family = 6, .mss = 1440, .mtu = 0 },	 { .name = "v4_1379", .family = 4, .mss = 1379, .mtu = 0 },
+};
+
+EW_TEST(detect_tunnel_mss)
+{
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	bool ok = true;
+
+	if (!det_open(&r, &cfg))
+		return false;
+	for (size_t i = 0; i < sizeof(tun_cases) / sizeof(tun_cases[0]); i++) {
+		const struct tun_case *t = &tun_cases[i];
+		uint8_t opts[] = { PKT_OPT_MSS(t->mss) };
+		struct pkt_spec s = { .family = t->family, .sport = 30000 + i, DFID,
+				      .tcp_opts = { opts, sizeof(opts) } };
+		struct pkt_info info;
+		struct ew_conn c;
+		bool row = ASSERT_EQ(run_at(&r, &s, false, (i + 1) * MS, &info), XDP_PASS) && conn_of(&r, &info, &c) &&
+			   ASSERT_EQ(c.tcp.tunnel_mtu, t->mtu) &&
+			   ASSERT_EQ(!!(c.reasons & EW_E_TUNNEL_MSS), !!t->mtu);
+
+		if (!row)
+			fprintf(stderr, "  case %s\n", t->name);
+		ok &= row;
+	}
+	bpfrun_close(&r);
+	return ok;
+}
+
+/* --- relay RTT -------------------------------------------------------------- */
+
+struct rtt_case {
+	const char *name;
+	__u64 tcp_us, tls_us;
+	bool relay;
+};
+
+/* Defaults: gap >= 20000 us and TLS >= 300% of TCP. */
+static const struct rtt_case rtt_cases[] = {
+	{ .name = "direct_lan", .tcp_us = 40, .tls_us = 1000, .relay = false },
+	{ .name = "direct_far", .tcp_us = 80000, .tls_us = 81500, .relay = false },
+	{ .name = "proxied", .tcp_us = 40, .tls_us = 30000, .relay = true },
+	{ .name = "gap_just_below", .tcp_us = 100, .tls_us = 20099, .relay = false },
+	{ .name = "gap_at", .tcp_us = 100, .tls_us = 20100, .relay = true },
+	{ .name = "ratio_below", .tcp_us = 10000, .tls_us = 29999, .relay = false },
+	{ .name = "ratio_at", .tcp_us = 10000, .tls_us = 30000, .relay = true },
+};
+
+/* One connection's handshakes: SYN, SYN-ACK, ACK, hello, server flight, client flight. */
+static bool handshake(struct bpfrun *r, uint16_t sport, __u64 t0, __u64 tcp_ns, __u64 tls_ns, struct ew_conn *c)
+{
+	struct pkt_spec syn = { .sport = sport, .tcp_opts = LINUX_OPTS, DFID };
+	struct pkt_spec synack = { .saddr = "198.18.0.2", .daddr = "198.18.0.1", .sport = 443, .dport = sport,
+				   .tcp_flags = PKT_SYN | PKT_ACK, .tcp_opts = LINUX_OPTS };
+	struct pkt_spec ack = { .sport = sport, .tcp_flags = PKT_ACK };
+	struct pkt_spec hello = { .sport = sport, .tcp_flags = PKT_ACK | PKT_PSH, .fill = 300 };
+	struct pkt_spec flight = { .saddr = "198.18.0.2", .daddr = "198.18.0.1", .sport = 443, .dport = sport,
+				   .tcp_flags = PKT_ACK | PKT_PSH, .fill = 1200 };
+	struct pkt_spec fin2 = { .sport = sport, .tcp_flags = PKT_ACK | PKT_PSH, .fill = 80 };
+	struct pkt_info info;
+	__u64 t = t0;
+
+	return ASSERT_EQ(run_at(r, &syn, false, t, &info), XDP_PASS) &&
+	       ASSERT_EQ(run_at(r, &synack, true, t += 10 * US, NULL), 0) &&
+	       ASSERT_EQ(run_at(r, &ack, false, t += tcp_ns, NULL), XDP_PASS) &&
+	       ASSERT_EQ(run_at(r, &hello, false, t += 5 * US, NULL), XDP_PASS) &&
+	       ASSERT_EQ(run_at(r, &flight, true, t += 300 * US, NULL), 0) &&
+	       ASSERT_EQ(run_at(r, &flight, true, t += 2 * US, NULL), 0) &&
+	       run_at(r, &fin2, false, t += tls_ns, NULL) >= 0 && conn_of(r, &info, c);
+}
+
+EW_TEST(detect_relay_rtt)
+{
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	bool ok = true;
+
+	if (!det_open(&r, &cfg))
+		return false;
+	for (size_t i = 0; i < sizeof(rtt_cases) / sizeof(rtt_cases[0]); i++) {
+		const struct rtt_case *t = &rtt_cases[i];
+		struct ew_conn c;
+		bool row = handshake(&r, 31000 + i, (i + 1) * 1000 * MS, t->tcp_us * US, t->tls_us * US, &c) &&
+			   ASSERT_EQ(c.t.tcp_rtt_us, t->tcp_us) && ASSERT_EQ(c.t.tls_rtt_us, t->tls_us) &&
+			   ASSERT_EQ(!!(c.reasons & EW_E_RELAY_RTT), t->relay);
+
+		if (!row)
+			fprintf(stderr, "  case %s\n", t->name);
+		ok &= row;
+	}
+	bpfrun_close(&r);
+	return ok;
+}
+
+/* --- connection rate ------------------------------------------------------ */
+
+EW_TEST(detect_conn_rate)
+{
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	struct pkt_info info;
+	struct ew_conn c;
+	char src[32];
+	bool ok;
+
+	if (!det_open(&r, &cfg))
+		return false;
+	cfg.rate_per_s = 10;
+	cfg.rate_burst = 5;
+	ok = cfg_write(&r, &cfg);
+	/* five connections from one /24 at once: within the burst */
+	for (int i = 0; ok && i < 5; i++) {
+		snprintf(src, sizeof(src), "198.18.5.%d", 10 + i);
+		ok = ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .saddr = src, .sport = 40000 + i }, false, 1000 * MS, &info), XDP_PASS) &&
+		     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons & EW_E_CONN_RATE, 0);
+	}
+	/* the sixth trips conn_rate; another /24 does not */
+	ok = ok && ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .saddr = "198.18.5.99", .sport = 41000 }, false, 1000 * MS, &info), XDP_PASS) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons & EW_E_CONN_RATE, EW_E_CONN_RATE);
+	ok = ok && ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .saddr = "198.18.6.1", .sport = 41001 }, false, 1000 * MS, &info), XDP_PASS) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons & EW_E_CONN_RATE, 0);
+	/* 150 ms refill one token and a half: one more passes, the next trips */
+	ok = ok && ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .saddr = "198.18.5.1", .sport = 41002 }, false, 1150 * MS, &info), XDP_PASS) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons & EW_E_CONN_RATE, 0);
+	ok = ok && ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .saddr = "198.18.5.2", .sport = 41003 }, false, 1150 * MS, &info), XDP_PASS) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons & EW_E_CONN_RATE, EW_E_CONN_RATE);
+	/* a /16 policy groups 198.18.6.1 with 198.18.5.x */
+	cfg.pfx4_len = 16;
+	ok = ok && cfg_write(&r, &cfg) &&
+	     ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .saddr = "198.18.7.1", .sport = 41004 }, false, 1150 * MS, &info), XDP_PASS) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons & EW_E_CONN_RATE, 0);
+	bpfrun_close(&r);
+	return ok;
+}
+
+/* --- fan-out --------------------------------------------------------------- */
+
+/* n SYNs with one signature from n sources; returns the last connection. */
+static bool fan_syns(struct bpfrun *r, int base, int n, struct ew_conn *c)
+{
+	struct pkt_info info;
+	char src[48];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(src, sizeof(src), "2001:db8:%x::%x", base, i + 1);
+		if (!ASSERT_EQ(run_at(r, &(struct pkt_spec){ .saddr = src, .tcp_opts = WIN_OPTS, .ttl = 128 },
+				      false, (base * 10000 + i) * MS, &info), XDP_PASS))
+			return false;
+	}
+	return conn_of(r, &info, c);
+}
+
+EW_TEST(detect_fanout)
+{
+	struct ew_detect_cfg cfg;
+	struct ew_fan_key k = { .kind = EW_FK_TCP };
+	struct ew_fanout fo;
+	struct bpfrun r;
+	struct ew_conn c;
+	bool ok;
+
+	if (!det_open(&r, &cfg))
+		return false;
+	cfg.fanout_sources = 200;
+	cfg.policy[4] = EW_P_OFF; /* conn_rate would also fire */
+	ok = cfg_write(&r, &cfg) && fan_syns(&r, 1, 150, &c) && ASSERT_EQ(c.reasons & EW_E_FANOUT, 0);
+	memcpy(k.fp, &c.tcp.sig, sizeof(c.tcp.sig));
+	ok = ok && ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(r.skel->maps.ew_fanout), &k, &fo), 0) &&
+	     ASSERT_EQ(fo.conns, 150) && ASSERT_TRUE(fo.estimate >= 130 && fo.estimate <= 170);
+	ok = ok && fan_syns(&r, 2, 150, &c) && ASSERT_EQ(c.reasons & EW_E_FANOUT, EW_E_FANOUT) &&
+	     ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(r.skel->maps.ew_fanout), &k, &fo), 0) &&
+	     ASSERT_TRUE(fo.estimate >= 260 && fo.estimate <= 340) && ASSERT_TRUE(fo.flagged > 0);
+	/* the same source again and again does not grow the estimate */
+	bpfrun_close(&r);
+	return ok;
+}
+
+/* --- policy --------------------------------------------------------------- */
+
+EW_TEST(detect_policy_drop_sticks_and_off)
+{
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	struct pkt_info info;
+	struct ew_conn c;
+	uint8_t opts[] = { PKT_OPT_MSS(1380) };
+	struct pkt_spec syn = { .sport = 42000, .tcp_opts = { opts, sizeof(opts) } };
+	struct pkt_spec data = { .sport = 42000, .tcp_flags = PKT_ACK, .fill = 100 };
+	bool ok;
+
+	if (!det_open(&r, &cfg))
+		return false;
+	/* flag by default: passes, flow flagged with reason tunnel_mss */
+	ok = ASSERT_EQ(run_at(&r, &syn, false, MS, &info), XDP_PASS);
+	cfg.policy[2] = EW_P_DROP;
+	syn.sport = data.sport = 42001;
+	ok = ok && cfg_write(&r, &cfg) && ASSERT_EQ(run_at(&r, &syn, false, 2 * MS, &info), XDP_DROP) &&
+	     ASSERT_EQ(run_at(&r, &data, false, 3 * MS, NULL), XDP_DROP);
+	for (int i = 0; ok && i < EW_HS_PKTS_TEST; i++)
+		ok = ASSERT_EQ(run_at(&r, &data, false, (4 + i) * MS, NULL), XDP_DROP);
+	cfg.policy[2] = EW_P_OFF;
+	syn.sport = 42002;
+	ok = ok && cfg_write(&r, &cfg) && ASSERT_EQ(run_at(&r, &syn, false, 50 * MS, &info), XDP_PASS) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons, 0) && ASSERT_EQ(c.tcp.tunnel_mtu, 1420);
+	bpfrun_close(&r);
+	return ok;
+}

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The detectors' data in the kernel: thresholds and policy (ew_detcfg), the
+ * tunnel MTU table (ew_tunmtu), the JA4 -> OS family table (ew_tlsos) and the
+ * p0f OS signatures (ew_oskey/ew_ossig/ew_oslabel). `edgeward attach` loads
+ * the defaults once; `edgeward policy` and `edgeward osdb` change them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "edgeward.h"
+
+/*
+ * Link MTUs a SYN's MSS betrays (MTU = MSS + 40 on IPv4, + 60 on IPv6).
+ * Sources: p0f 3.09b p0f.fp [mtu] section (DSL, GIF, generic tunnel or VPN,
+ * IPSec or GRE, IPIP or SIT, PPTP); RFC 2516 (PPPoE, 1492); wg-quick's
+ * default MTU 1420 (1500 - 80 bytes of WireGuard over IPv6); OpenVPN's
+ * "mssfix 1450" default (MSS 1392-1410 depending on cipher, MTU 1432-1450).
+ * 1500, 576 and 9000 (plain Ethernet, modem, jumbo) are not tunnels.
+ */
+const struct ew_tunnel_row ew_tunnels[] = {
+	{ 1492, "PPPoE (DSL)" },
+	{ 1454, "DSL" },
+	{ 1452, "DSL" },
+	{ 1490, "PPTP" },
+	{ 1480, "IPIP or SIT (6in4)" },
+	{ 1476, "GRE or IPsec" },
+	{ 1450, "OpenVPN or VXLAN" },
+	{ 1440, "WireGuard (IPv4 underlay) or OpenVPN" },
+	{ 1432, "OpenVPN" },
+	{ 1420, "WireGuard" },
+	{ 1400, "IPsec or generic VPN" },
+	{ 1300, "generic tunnel or VPN" },
+	{ 1280, "GIF or IPv6 tunnel" },
+	{ 1240, "GIF" },
+	{ 0, NULL },
+};
+
+const char *ew_tunnel_name(unsigned int mtu)
+{
+	for (const struct ew_tunnel_row *t = ew_tunnels; t->mtu; t++)
+		if (t->mtu == mtu)
+			return t->name;
+	return NULL;
+}
+
+int ew_detect_cfg_read(struct ew_detect_cfg *c)
+{
+	uint32_t zero = 0;
+	int fd = ew_map_open("ew_detcfg");
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = bpf_map_lookup_elem(fd, &zero, c);
+	close(fd);
+	if (ret) {
+		ew_err("reading ew_detcfg: %s", strerror(errno));
+		return -1;
+	}
+	if (!c->set)
+		ew_detect_cfg_defaults(c);
+	return 0;
+}
+
+int ew_detect_cfg_write(const struct ew_detect_cfg *c)
+{
+	uint32_t zero = 0;
+	int fd = ew_map_open("ew_detcfg");
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = bpf_map_update_elem(fd, &zero, c, BPF_ANY);
+	close(fd);
+	if (ret) {
+		ew_err("writing ew_detcfg: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void ew_detect_cfg_defaults(struct ew_detect_cfg *c)
+{
+	ew_detect_cfg_init(c);
+}
+
+int ew_tunnels_install(int fd)
+{
+	for (const struct ew_tunnel_row *t = ew_tunnels; t->mtu; t++) {
+		struct ew_tunnel v = {};
+		uint32_t k = t->mtu;
+
+		snprintf(v.name, sizeof(v.name), "%s", t->name);
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+			ew_err("loading the tunnel table: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Parse "JA4 FAMILY" lines; all or nothing. */
+int ew_tlsos_load(int fd, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	struct {
+		struct ew_ja4_key k;
+		struct ew_tls_os v;
+	} *rows = NULL;
+	size_t n = 0;
+	char line[256];
+	unsigned int lineno = 0;
+	int ret = -1;
+
+	if (!f) {
+		ew_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char ja4[64], fam[32], extra[2];
+		int fi, c;
+
+		lineno++;
+		c = sscanf(line, "%63s %31s %1s", ja4, fam, extra);
+		if (c <= 0 || ja4[0] == '#')
+			continue;
+		if (c != 2) {
+			ew_err("%s:%u: expected 'JA4 FAMILY'", path, lineno);
+			goto out;
+		}
+		if (strlen(ja4) != 36 || ja4[10] != '_' || ja4[23] != '_') {
+			ew_err("%s:%u: '%s' is not a JA4 fingerprint", path, lineno, ja4);
+			goto out;
+		}
+		fi = ew_os_family_parse(fam);
+		if (fi < 0) {
+			ew_err("%s:%u: unknown OS family '%s' (windows, linux, macos, bsd, other)", path,
+			       lineno, fam);
+			goto out;
+		}
+		rows = realloc(rows, (n + 1) * sizeof(*rows));
+		memset(&rows[n], 0, sizeof(rows[n]));
+		memcpy(rows[n].k.ja4, ja4, 36);
+		rows[n].v.family = fi;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &rows[i].k, &rows[i].v, BPF_ANY)) {
+			ew_err("loading %s: %s", path, strerror(errno));
+			goto out;
+		}
+	ret = n;
+out:
+	free(rows);
+	fclose(f);
+	return ret;
+}
+
+/* Load the p0f database files into the pinned maps (first the Debian one). */
+int ew_osdb_load_files(const char *const *paths, int npaths)
+{
+	struct ew_osdb db;
+	int kfd = -1, sfd = -1, lfd = -1, ret = -1;
+
+	ew_osdb_init(&db);
+	for (int i = 0; i < npaths; i++)
+		if (ew_osdb_load(&db, paths[i]))
+			goto out;
+	kfd = ew_map_open("ew_oskey");
+	sfd = ew_map_open("ew_ossig");
+	lfd = ew_map_open("ew_oslabel");
+	if (kfd < 0 || sfd < 0 || lfd < 0)
+		goto out;
+	if (ew_osdb_clear(kfd) || ew_osdb_install(&db, kfd, sfd, lfd))
+		goto out;
+	ret = db.nsigs;
+out:
+	if (kfd >= 0)
+		close(kfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (lfd >= 0)
+		close(lfd);
+	ew_osdb_free(&db);
+	return ret;
+}
+
+/*
+ * First attach: defaults for thresholds and policy, the tunnel table and,
+ * when present, Debian's p0f database. Later attaches keep what is loaded.
+ */
+int ew_detect_setup(void)
+{
+	struct ew_detect_cfg c;
+	uint32_t zero = 0;
+	const char *p0f = EW_P0F_FP;
+	int fd = ew_map_open("ew_detcfg"), tfd;
+
+	if (fd < 0)
+		return -1;
+	if (bpf_map_lookup_elem(fd, &zero, &c) == 0 && c.set) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	tfd = ew_map_open("ew_tunmtu");
+	if (tfd < 0 || ew_tunnels_install(tfd)) {
+		if (tfd >= 0)
+			close(tfd);
+		return -1;
+	}
+	close(tfd);
+	if (access(p0f, R_OK) == 0 && ew_osdb_load_files(&p0f, 1) < 0)
+		return -1;
+	ew_detect_cfg_defaults(&c);
+	return ew_detect_cfg_write(&c);
+}
