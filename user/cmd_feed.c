@@ -291,7 +291,8 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 		for (size_t i = 0; i < d.npfx; i++)
 			if (d.pfx[i].family == 4 && d.pfx[i].len > 24)
 				hosts += 1u << (32 - d.pfx[i].len);
-		fe.mem_bytes = ew_fd_entry_bytes(hosts, d.n6) + d.npfx * sizeof(struct ew_prefix);
+		/* Its hash entries; prefixes up to /24 live in the fixed direct table. */
+		fe.mem_bytes = ew_fd_entry_bytes(hosts, d.n6);
 	}
 	if (bpf_map_update_elem(c.m.feeds, &(__u32){ id }, &fe, BPF_ANY)) {
 		ew_err("recording feed '%s': %s (its entries are active)", name, strerror(errno));
@@ -391,6 +392,17 @@ json_object *ew_feed_tables_json(const struct ew_fd_maps *m)
 	return o;
 }
 
+static const char *human(char *buf, size_t len, double bytes)
+{
+	if (bytes < 1024)
+		snprintf(buf, len, "%.0f B", bytes);
+	else if (bytes < 1048576)
+		snprintf(buf, len, "%.1f KiB", bytes / 1024);
+	else
+		snprintf(buf, len, "%.1f MiB", bytes / 1048576);
+	return buf;
+}
+
 static int feed_list(void)
 {
 	struct ew_fd_maps m;
@@ -409,13 +421,13 @@ static int feed_list(void)
 		ew_json_print(r);
 		return 0;
 	}
-	printf("%-16s %-18s %-6s %9s %8s %12s %9s  %-19s %-12s %s\n", "NAME", "FORMAT", "ACTION", "IPV4",
+	printf("%-16s %-18s %-6s %9s %8s %12s %10s  %-19s %-12s %s\n", "NAME", "FORMAT", "ACTION", "IPV4",
 	       "IPV6", "HITS", "MEMORY", "LOADED (UTC)", "SHA256", "SOURCE");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *v;
 		const char *s[4];
 		int64_t n[5];
-		char when[32];
+		char when[32], mem[32];
 		time_t t;
 		static const char *const sk[] = { "name", "format", "action", "sha256" };
 		static const char *const nk[] = { "ipv4", "ipv6", "hits", "memory_bytes", "loaded_unix_ns" };
@@ -427,22 +439,25 @@ static int feed_list(void)
 		t = n[4] / 1000000000;
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&t));
 		json_object_object_get_ex(o, "source", &v);
-		printf("%-16s %-18s %-6s %9lld %8lld %12lld %8.1fM  %-19s %.12s %s\n", s[0], s[1], s[2],
-		       (long long)n[0], (long long)n[1], (long long)n[2], n[3] / 1048576.0, when, s[3],
-		       json_object_get_string(v));
+		printf("%-16s %-18s %-6s %9lld %8lld %12lld %10s  %-19s %.12s %s\n", s[0], s[1], s[2],
+		       (long long)n[0], (long long)n[1], (long long)n[2], human(mem, sizeof(mem), n[3]), when,
+		       s[3], json_object_get_string(v));
 	}
 	{
 		json_object *v;
-		int64_t mem = 0, h4 = 0, h6 = 0;
+		int64_t mem = 0, h4 = 0, h6 = 0, fixed = 0;
 
 		if (json_object_object_get_ex(tables, "memory_bytes", &v))
 			mem = json_object_get_int64(v);
+		if (json_object_object_get_ex(tables, "direct_bytes", &v))
+			fixed = json_object_get_int64(v);
 		if (json_object_object_get_ex(tables, "ipv4_addresses", &v))
 			h4 = json_object_get_int64(v);
 		if (json_object_object_get_ex(tables, "ipv6_prefixes", &v))
 			h6 = json_object_get_int64(v);
-		printf("tables: %.1f MiB (%lld IPv4 /25../32 addresses, %lld IPv6 prefixes)\n",
-		       mem / 1048576.0, (long long)h4, (long long)h6);
+		printf("tables: %.1f MiB (%lld IPv4 /25../32 addresses, %lld IPv6 prefixes; %.1f MiB of it\n"
+		       "        direct-indexed, allocated whether or not feeds are loaded)\n",
+		       mem / 1048576.0, (long long)h4, (long long)h6, fixed / 1048576.0);
 	}
 	json_object_put(arr);
 	json_object_put(tables);
