@@ -12,6 +12,8 @@ PKGS=(
 	clang-16 clang-19
 	iproute2 curl python3 openssl xdp-tools nftables ipset iptables
 	libcap2-bin util-linux coreutils
+	# replay tests (editcap), tests/captures/record.sh (chromium optional, by hand)
+	tshark tcpdump ethtool gnutls-bin
 )
 
 missing=()

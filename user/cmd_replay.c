@@ -127,6 +127,9 @@ static json_object *flow_json(const struct ew_replay_flow *f)
 	json_object_object_add(o, "bytes_in", json_object_new_int64(f->bytes[EW_DIR_C2S]));
 	json_object_object_add(o, "packets_out", json_object_new_int64(f->packets[EW_DIR_S2C]));
 	json_object_object_add(o, "bytes_out", json_object_new_int64(f->bytes[EW_DIR_S2C]));
+	/* The kernel's view of the flow's life, on the capture's clock. */
+	json_object_object_add(o, "duration_us",
+			       f->has_flow ? json_object_new_int64((f->flow.last_ns - f->flow.first_ns) / 1000) : NULL);
 	return o;
 }
 
@@ -141,14 +144,16 @@ static const char *field(json_object *o, const char *name)
 
 static void print_table(json_object **rows, size_t n)
 {
-	printf("%-46s %-46s %-5s %15s %19s %-10s %-14s %-20s %-9s %-38s %s\n", "CLIENT", "SERVER", "PROTO",
+	printf("%-24s %-24s %-5s %11s %15s %-10s %-14s %-20s %-9s %-38s %s\n", "CLIENT", "SERVER", "PROTO",
 	       "PKTS IN/OUT", "BYTES IN/OUT", "VERDICT", "REASONS", "SNI", "ALPN", "JA4", "JA3");
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = rows[i], *rs;
 		char c[64], s[64], p[32], b[48], reasons[64] = "";
 
-		snprintf(c, sizeof(c), "%s:%s", field(o, "src"), field(o, "sport"));
-		snprintf(s, sizeof(s), "%s:%s", field(o, "dst"), field(o, "dport"));
+		const char *v6 = strchr(field(o, "src"), ':') ? "[" : "";
+
+		snprintf(c, sizeof(c), "%s%s%s:%s", v6, field(o, "src"), *v6 ? "]" : "", field(o, "sport"));
+		snprintf(s, sizeof(s), "%s%s%s:%s", v6, field(o, "dst"), *v6 ? "]" : "", field(o, "dport"));
 		snprintf(p, sizeof(p), "%s/%s", field(o, "packets_in"), field(o, "packets_out"));
 		snprintf(b, sizeof(b), "%s/%s", field(o, "bytes_in"), field(o, "bytes_out"));
 		json_object_object_get_ex(o, "reasons", &rs);
@@ -158,7 +163,7 @@ static void print_table(json_object **rows, size_t n)
 			snprintf(reasons + l, sizeof(reasons) - l, "%s%s", j ? "," : "",
 				 json_object_get_string(json_object_array_get_idx(rs, j)));
 		}
-		printf("%-46s %-46s %-5s %15s %19s %-10s %-14s %-20s %-9s %-38s %s\n", c, s, field(o, "proto"), p,
+		printf("%-24s %-24s %-5s %11s %15s %-10s %-14s %-20s %-9s %-38s %s\n", c, s, field(o, "proto"), p,
 		       b, field(o, "verdict"), *reasons ? reasons : "-", field(o, "sni"), field(o, "alpn"),
 		       field(o, "ja4"), field(o, "ja3"));
 	}
@@ -215,7 +220,7 @@ int cmd_replay(int argc, char **argv)
 	if (ew_require_caps(EW_NEED_BPF))
 		goto out;
 
-	r = ew_replay_new(monitor);
+	r = ew_replay_new(monitor, ew_replay_scan(path));
 	if (!r)
 		goto out;
 	ru.fd4 = ew_replay_map_fd(r, "ew_pfx4");

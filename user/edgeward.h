@@ -230,8 +230,13 @@ struct ew_replay_flow {
 	struct ew_flow flow;	 /* summed over CPUs */
 	struct ew_conn conn;
 };
-/* Load the data path with private (unpinned) maps and ew_replay set. */
-struct ew_replay *ew_replay_new(bool monitor);
+/*
+ * Load the data path with private (unpinned) maps and ew_replay set; flow
+ * tables sized for that many packets (-1: the live size).
+ */
+struct ew_replay *ew_replay_new(bool monitor, long packets);
+/* Packets in a capture, -1 if unreadable (ew_replay_file says why). */
+long ew_replay_scan(const char *path);
 void ew_replay_free(struct ew_replay *r);
 /* A private map's fd by name, to load rules before the run; -1 if none. */
 int ew_replay_map_fd(struct ew_replay *r, const char *name);

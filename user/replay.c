@@ -213,7 +213,7 @@ static struct ew_replay_flow *flow_of(struct ew_replay *r, const struct tuple *t
 	return f;
 }
 
-struct ew_replay *ew_replay_new(bool monitor)
+struct ew_replay *ew_replay_new(bool monitor, long packets)
 {
 	struct ew_replay *r = calloc(1, sizeof(*r));
 	struct ew_config cfg = { .abi_version = EW_ABI_VERSION, .gen = 1 };
@@ -244,6 +244,18 @@ struct ew_replay *ew_replay_new(bool monitor)
 			ew_err("clearing the pin path of %s", bpf_map__name(map));
 			goto fail;
 		}
+	}
+	/*
+	 * Flow tables sized to the capture (preallocating the live size takes
+	 * most of a load): room for every packet to open a flow twice over, so
+	 * the LRU never evicts, up to the live size, where the capture's flows
+	 * compete for the table as they would live.
+	 */
+	if (packets >= 0 && (uint64_t)packets * 2 < bpf_map__max_entries(r->skel->maps.ew_flows)) {
+		__u32 n = packets < 512 ? 1024 : packets * 2;
+
+		bpf_map__set_max_entries(r->skel->maps.ew_flows, n);
+		bpf_map__set_max_entries(r->skel->maps.ew_conns, n);
 	}
 	r->skel->rodata->ew_replay = 1;
 	r->skel->rodata->ew_monitor = monitor;
@@ -409,6 +421,22 @@ bool ew_replay_linktype_ok(int dlt)
 {
 	return dlt == DLT_EN10MB || dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2 || dlt == DLT_NULL ||
 	       dlt == DLT_LOOP || dlt == DLT_RAW || dlt == DLT_IPV4 || dlt == DLT_IPV6;
+}
+
+long ew_replay_scan(const char *path)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	pcap_t *pc = pcap_open_offline(path, errbuf);
+	long n = 0;
+
+	if (!pc)
+		return -1;
+	while (pcap_next_ex(pc, &h, &data) == 1)
+		n++;
+	pcap_close(pc);
+	return n;
 }
 
 int ew_replay_file(struct ew_replay *r, const char *path)
