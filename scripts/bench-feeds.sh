@@ -88,18 +88,20 @@ mk_ipset() { # FILE-IN SUFFIX > restore file
 		       /:/ { print "add bf6" s, $1; next } { print "add bf4" s, $1 }' "$1"
 }
 mk_nft() { # FILE-IN MODE(create|refill) > nft file
-	awk -v mode="$2" '/:/ { v6 = v6 (n6++ ? ", " : "") $1; next } { v4 = v4 (n4++ ? ", " : "") $1 }
-		END {
-			if (mode == "create") {
-				print "table inet bf {"
-				print " set s4 { type ipv4_addr; flags interval; auto-merge; elements = { " v4 " } }"
-				print " set s6 { type ipv6_addr; flags interval; auto-merge; elements = { " v6 " } }"
-				print "}"
-			} else {
-				print "flush set inet bf s4"; print "flush set inet bf s6"
-				print "add element inet bf s4 { " v4 " }"; print "add element inet bf s6 { " v6 " }"
-			}
-		}' "$1"
+	local v4 v6
+	v4=$(grep -v : "$1" | paste -sd, -)
+	v6=$(grep : "$1" | paste -sd, -)
+	if [ "$2" = create ]; then
+		echo "table inet bf {"
+		echo " set s4 { type ipv4_addr; flags interval; auto-merge; elements = { $v4 } }"
+		echo " set s6 { type ipv6_addr; flags interval; auto-merge; elements = { $v6 } }"
+		echo "}"
+	else
+		echo "flush set inet bf s4"
+		echo "flush set inet bf s6"
+		echo "add element inet bf s4 { $v4 }"
+		echo "add element inet bf s6 { $v6 }"
+	fi
 }
 
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
