@@ -170,6 +170,15 @@ t_counts() {
 		-a "$(flow_get 198.18.2.2 40002 198.18.2.1 7000 tcp tcp_flags_out)" = FSPA ]
 	check stats_tc_egress "tc/none/pass ($(stat_pkts tc none pass)) is below the flow's $pout packets out" \
 		[ "$(stat_pkts tc none pass)" -ge "$pout" ]
+
+	# Server-initiated traffic belongs to no client flow: TC counts it untracked.
+	local u0 u1
+	u0=$(bpf_stat EW_HOOK_TC EW_R_UNTRACKED EW_A_PASS)
+	traffic "$EW_SRV" 10 udp-send --src 198.18.2.1 --dst 198.18.2.2 --port 9993 --count 9 >/dev/null
+	sleep 0.2
+	u1=$(bpf_stat EW_HOOK_TC EW_R_UNTRACKED EW_A_PASS)
+	check tc_untracked_exact "tc/untracked/pass grew by $((u1 - u0)) (bpftool), want 9; CLI says $(stat_pkts tc untracked pass)" \
+		[ $((u1 - u0)) = 9 -a "$(stat_pkts tc untracked pass)" = "$u1" ]
 }
 
 # --- monitor mode -----------------------------------------------------------------------
