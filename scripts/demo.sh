@@ -116,6 +116,16 @@ step_block() {
 	run_ew block list
 }
 
+step_monitor() {
+	say "Monitor mode: the same block, counted as would_drop instead of enforced"
+	run_ew attach --monitor "$EW_SIF"
+	try 1 200
+	echo "\$ edgeward stats | grep ' prefix '"
+	ew stats | grep ' prefix '
+	run_ew attach "$EW_SIF"
+	try 1 000
+}
+
 step_read() {
 	say "What edgeward saw"
 	run_ew stats
@@ -152,6 +162,7 @@ main() {
 	step_attach
 	step_traffic
 	step_block
+	step_monitor
 	step_read
 	step_bpftool
 	step_unblock
