@@ -211,7 +211,7 @@ live_once() {
 	echo "$(((r1 - r0) / (p1 - p0))) $((p1 - p0))"
 }
 declare -A NS RECV
-CFGS="edgeward nft iptables none"
+CFGS="edgeward nft iptables none floor"
 ipt_rule=(raw PREROUTING -i "$IF_RX" -m set --match-set bnset src -j DROP)
 for round in $(seq "$BN_LIVE_ROUNDS"); do
 	for cfg in $CFGS; do
@@ -221,6 +221,7 @@ for round in $(seq "$BN_LIVE_ROUNDS"); do
 		     rx nft add rule netdev bnt in ip saddr @block counter name cdrop drop ;;
 		iptables) rx iptables -t "${ipt_rule[@]:0:1}" -A "${ipt_rule[@]:1}" ;;
 		none) ;;
+		floor) rx "$BENCH" xdpdrop "$IF_RX" ;;
 		esac
 		read -r ns got < <(live_once)
 		NS[$cfg]+="$ns "
@@ -232,6 +233,7 @@ for round in $(seq "$BN_LIVE_ROUNDS"); do
 		     rx nft delete chain netdev bnt in ;;
 		iptables) DROPPED_ipt=$((${DROPPED_ipt:-0} + $(rx iptables -t raw -L PREROUTING -v -x -n | awk '/match-set/ { print $1 }')))
 			  rx iptables -t "${ipt_rule[@]:0:1}" -D "${ipt_rule[@]:1}" ;;
+		floor) ip -n "$NS_RX" link set dev "$IF_RX" xdp off ;;
 		esac
 	done
 done
@@ -245,12 +247,14 @@ DROPPED_ew=$(rx "$EW" stats --prometheus | awk '/^edgeward_packets_total\{hook="
 	echo "receiver (threaded NAPI, GRO on) drops them with each filter in turn, $BN_LIVE_ROUNDS interleaved"
 	echo "rounds. Cost = CPU time of the receiving NAPI thread / frames it received (sender-side ring"
 	echo "overflow is not counted); Mpps = what one receive core sustains at that cost. Block list:"
-	echo "$(fmt_n "$LIVE_N") prefixes, the same in every filter."
+	echo "$(fmt_n "$LIVE_N") prefixes, the same in every filter. The floor row is veth's own cost per"
+	echo "frame (ring, NAPI, frame return) under an XDP program that only drops."
 	echo
-	echo "| receiver | ns per packet | Mpps per core | edgeward speed-up | frames received | dropped by the filter |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| receiver | ns per packet | Mpps per core | edgeward speed-up | ns above the floor | frames received | dropped by the filter |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
 } >>"$BN_MD"
 EW_NS=$(echo "${NS[edgeward]}" | median)
+FLOOR_NS=$(echo "${NS[floor]}" | median)
 for cfg in $CFGS; do
 	m=$(echo "${NS[$cfg]}" | median)
 	case $cfg in
@@ -258,9 +262,10 @@ for cfg in $CFGS; do
 	nft) name="nftables netdev ingress, interval set"; dropped=$DROPPED_nft ;;
 	iptables) name="iptables raw PREROUTING + ipset hash:net"; dropped=$DROPPED_ipt ;;
 	none) name="nothing dropped (stack: UDP to a closed port)"; dropped=0 ;;
+	floor) name="floor: XDP program that drops everything"; dropped=${RECV[floor]} ;;
 	esac
-	awk -v n="$name" -v m="$m" -v e="$EW_NS" -v r="${RECV[$cfg]}" -v d="${dropped:-0}" \
-		'BEGIN { printf "| %s | %.0f | %.2f | %.1f× | %d | %d |\n", n, m, 1000 / m, m / e, r, d }' >>"$BN_MD"
+	awk -v n="$name" -v m="$m" -v e="$EW_NS" -v f="$FLOOR_NS" -v r="${RECV[$cfg]}" -v d="${dropped:-0}" \
+		'BEGIN { printf "| %s | %.0f | %.2f | %.1f× | %.0f | %d | %d |\n", n, m, 1000 / m, m / e, m - f, r, d }' >>"$BN_MD"
 	eval "LIVE_$cfg=$m"
 done
 echo >>"$BN_MD"

@@ -7,7 +7,8 @@
  *              BPF_PROG_TEST_RUN with `repeat` walks many flows and sources
  *              and the cache misses of a real mix show;
  *  - bn_gen:   the live-frames generator (BPF_F_TEST_XDP_LIVE_FRAMES): every
- *              frame goes out of the test-run interface with XDP_TX.
+ *              frame goes out of the test-run interface with XDP_TX;
+ *  - bn_drop:  the floor of the veth receiver: drops every frame.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -78,4 +79,10 @@ SEC("xdp")
 int bn_gen(struct xdp_md *ctx)
 {
 	return XDP_TX;
+}
+
+SEC("xdp")
+int bn_drop(struct xdp_md *ctx)
+{
+	return XDP_DROP;
 }

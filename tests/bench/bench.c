@@ -9,6 +9,7 @@
  *   bench live IFACE   live-frames generator: sends frames out of IFACE
  *                  (BPF_F_TEST_XDP_LIVE_FRAMES, XDP_TX), for the veth test
  *   bench gro IFACE    turn GRO on (veth then runs NAPI without XDP)
+ *   bench xdpdrop IFACE  attach an XDP program that drops everything (the floor)
  *
  * Nothing here is timed by a test: tests/e2e/test_bench_smoke.sh only runs
  * it small and checks return codes and counters.
@@ -27,6 +28,7 @@
 #include <sys/socket.h>
 #include <linux/ethtool.h>
 #include <linux/if_ether.h>
+#include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -963,6 +965,30 @@ static int cmd_live(int argc, char **argv)
 	return 0;
 }
 
+/* Attach bn_drop to IFACE (native XDP); `ip link set IFACE xdp off` removes it. */
+static int cmd_xdpdrop(int argc, char **argv)
+{
+	struct bench_bpf *b;
+	int ifindex;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: bench xdpdrop IFACE\n");
+		return 2;
+	}
+	ifindex = if_nametoindex(argv[1]);
+	if (!ifindex) {
+		fprintf(stderr, "bench xdpdrop: no interface '%s'\n", argv[1]);
+		return 1;
+	}
+	b = bench_bpf__open_and_load();
+	if (!b)
+		die("loading the bench object", errno);
+	if (bpf_xdp_attach(ifindex, bpf_program__fd(b->progs.bn_drop), XDP_FLAGS_DRV_MODE, NULL))
+		die(argv[1], errno);
+	bench_bpf__destroy(b);
+	return 0;
+}
+
 /* `ethtool -K IFACE gro on`: veth then receives XDP frames through NAPI. */
 static int cmd_gro(int argc, char **argv)
 {
@@ -989,13 +1015,13 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = { { "pkt", cmd_pkt }, { "prefixes", cmd_prefixes },
-		     { "live", cmd_live }, { "gro", cmd_gro } };
+		     { "live", cmd_live }, { "gro", cmd_gro }, { "xdpdrop", cmd_xdpdrop } };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2)
 		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 			if (!strcmp(argv[1], cmds[i].name))
 				return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "usage: bench pkt|prefixes|live|gro ... (see tests/bench/bench.c)\n");
+	fprintf(stderr, "usage: bench pkt|prefixes|live|gro|xdpdrop ... (see tests/bench/bench.c)\n");
 	return 2;
 }

@@ -35,12 +35,12 @@ check bench_pkt_blocked "no blocklisted rows" grep -qF '| blocklisted, 64k sourc
 
 # Veth part: each filter dropped what it received, nothing dropped without one.
 live() { grep -F "| $1" "$MD" | awk -F'|' -v c="$2" '{ gsub(/ /, "", $c); print $c }'; }
-for f in "edgeward (XDP)" "nftables netdev" "iptables raw"; do
-	got=$(live "$f" 6) dropped=$(live "$f" 7)
-	check "bench_live_${f%% *}" "$f: received '$got', dropped '$dropped'" \
+for f in "edgeward (XDP)" "nftables netdev" "iptables raw" "floor:"; do
+	got=$(live "$f" 7) dropped=$(live "$f" 8)
+	check "bench_live_${f%%[ :]*}" "$f: received '$got', dropped '$dropped'" \
 		test "${got:-0}" -gt 0 -a "${dropped:-0}" -ge "${got:-0}"
 done
-got=$(live "nothing dropped" 6) dropped=$(live "nothing dropped" 7)
+got=$(live "nothing dropped" 7) dropped=$(live "nothing dropped" 8)
 check bench_live_none "no filter: received '$got', dropped '$dropped'" \
 	test "${got:-0}" -gt 0 -a "${dropped:-1}" -eq 0
 
