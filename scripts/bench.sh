@@ -125,8 +125,9 @@ echo "bench: per-packet cost (repeat $BN_REPEAT, $BN_RUNS runs, block lists $BN_
 	echo "interleaved. \"in turn\" / \"new flow each\": a wrapper rewrites the source address and port"
 	echo "before each repetition and tail-calls the program (its own cost, measured on the empty"
 	echo "program, is subtracted), so every repetition is another flow and cache misses show."
-	echo "One-shot rows (after SYN): $BN_ONESHOT fresh flows, repeat 1 each, median minus the"
-	echo "test-run timer's cost. The flow table is sized with max_entries = $(fmt_n "$BN_FLOWS")"
+	echo "One-shot rows (\"SYN, new flow\", \"after SYN\"): $BN_ONESHOT fresh flows, repeat 1 each, the"
+	echo "programs interleaved, mean of the middle half less the test-run timer's cost (the empty"
+	echo "program's one-shot time above its repeated time). The flow table is sized with max_entries = $(fmt_n "$BN_FLOWS")"
 	echo "(\`edgeward attach --flows\`) and filled to it from user space."
 	echo
 	sed '/^MEMORY$/,$d' "$TMP/pkt.md"

@@ -82,6 +82,29 @@ static double median(const double *v, int n)
 	return m;
 }
 
+/*
+ * Mean of the middle half: one-shot durations come in 10 ns steps on some
+ * clocks, and the middle half's mean resolves below a step without the
+ * outliers (interrupts) a plain mean takes in.
+ */
+static double iq_mean(const double *v, int n)
+{
+	double *tmp, sum = 0;
+	int lo = n / 4, hi = n - n / 4;
+
+	if (n <= 0)
+		return -1;
+	tmp = malloc(n * sizeof(*v));
+	if (!tmp)
+		die("iq_mean", ENOMEM);
+	memcpy(tmp, v, n * sizeof(*v));
+	qsort(tmp, n, sizeof(*tmp), cmp_double);
+	for (int i = lo; i < hi; i++)
+		sum += tmp[i];
+	free(tmp);
+	return sum / (hi - lo);
+}
+
 /* --- the block list ----------------------------------------------------------- */
 
 struct bn_pfx {
@@ -482,7 +505,7 @@ struct bn_ctx {
 	struct bpfrun ew;
 	struct xfilt xf;
 	int fd[S_MAX];
-	double oneshot_floor; /* median test-run timer cost at repeat 1 */
+	double empty_ns; /* the empty program's ns per packet, repeated */
 	int bad;	      /* wrong verdicts seen */
 	FILE *md;
 };
@@ -636,14 +659,15 @@ static void row_vary(struct bn_ctx *c, const char *name, const struct frame *f,
 /*
  * Packets whose cost depends on what came before (a ClientHello after its
  * SYN, the second segment after the first): each on a fresh flow, one
- * BPF_PROG_TEST_RUN each (repeat 1), median of the kernel's ns minus the
- * timer's own cost at repeat 1 (measured on the empty program).
+ * BPF_PROG_TEST_RUN each (repeat 1), the programs interleaved; mean of the
+ * middle half of the kernel's ns, less the timer's own cost (the empty
+ * program's one-shot time above its repeated time).
  */
 static void row_oneshot(struct bn_ctx *c, const char *name, struct frame *const seq[], int nseq,
 			int timed, size_t pfx, size_t flows, uint16_t sport0)
 {
 	__u32 n = c->o->oneshot;
-	double *v[S_MAX], med[S_MAX];
+	double *v[S_MAX], med[S_MAX], floor;
 
 	for (int s = 0; s < S_MAX; s++)
 		v[s] = calloc(n, sizeof(double));
@@ -663,25 +687,26 @@ static void row_oneshot(struct bn_ctx *c, const char *name, struct frame *const 
 			}
 		}
 	}
+	for (int s = 0; s < S_MAX; s++)
+		med[s] = iq_mean(v[s], n);
+	/* Everything above the empty program's repeated cost is the timer's. */
+	floor = med[S_EMPTY] - c->empty_ns;
 	for (int s = 0; s < S_MAX; s++) {
-		med[s] = median(v[s], n) - c->oneshot_floor;
-		if (med[s] < 0)
-			med[s] = 0;
+		med[s] -= floor;
 		free(v[s]);
 	}
 	row_print(c, name, pfx, flows, med);
 }
 
+/* The empty program's cost per packet, repeated: the one-shot rows' anchor. */
 static void oneshot_calibrate(struct bn_ctx *c, const struct frame *f)
 {
-	double v[4096];
-	int n = sizeof(v) / sizeof(v[0]);
+	double v[BN_RUNS_MAX];
 
-	/* The empty program's own cost is a few ns; the rest is the timer's. */
-	for (int i = 0; i < n; i++)
-		if (run_prog(c->fd[S_EMPTY], f, 1, NULL, &v[i]))
+	for (int r = 0; r < c->o->runs; r++)
+		if (run_prog(c->fd[S_EMPTY], f, c->o->repeat, NULL, &v[r]))
 			die("calibrating", errno);
-	c->oneshot_floor = median(v, n);
+	c->empty_ns = median(v, c->o->runs);
 }
 
 /* Every row of the per-packet table at one block-list size and one flow-table fill. */
