@@ -27,10 +27,6 @@ static const char usage[] =
 	"  --block-file FILE        entries one per line, PREFIX[=ACTION], # comments\n"
 	"  --fp ja4|ja3:VALUE=ACTION  fingerprint rule\n";
 
-static const char *const evidence_names[] = {
-	"fp_rule", "relay_rtt", "tunnel_mss", "stack_mismatch", "conn_rate", "fanout",
-};
-
 struct rules {
 	int fd4, fd6;
 	int n;
@@ -108,9 +104,9 @@ static json_object *flow_json(const struct ew_replay_flow *f)
 	ew_fmt_addr(dst, sizeof(dst), k->daddr, k->family);
 	if (f->reason != EW_R_NONE)
 		json_object_array_add(reasons, json_object_new_string(ew_reason_name(f->reason)));
-	for (size_t i = 0; f->has_conn && i < sizeof(evidence_names) / sizeof(evidence_names[0]); i++)
-		if (f->conn.reasons & (1u << i))
-			json_object_array_add(reasons, json_object_new_string(evidence_names[i]));
+	for (unsigned int b = 0; f->has_conn && ew_evidence_name(b); b++)
+		if ((f->conn.reasons & (1u << b)) && strcmp(ew_evidence_name(b), ew_reason_name(f->reason)))
+			json_object_array_add(reasons, json_object_new_string(ew_evidence_name(b)));
 	json_object_object_add(o, "src", json_object_new_string(src));
 	json_object_object_add(o, "sport", json_object_new_int(ntohs(k->sport)));
 	json_object_object_add(o, "dst", json_object_new_string(dst));
