@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include "edgeward.h"
 
@@ -33,7 +34,8 @@
 static const char usage[] =
 	"usage: edgeward daemon --config FILE [--check] [--detach-on-exit]\n"
 	"\n"
-	"Attaches to the configured interfaces, loads the configured block list,\n"
+	"Attaches to the configured interfaces, loads the configured block list and\n"
+	"threat feeds (with `edgeward feed load`),\n"
 	"serves Prometheus metrics (HTTP /metrics and/or a node_exporter textfile),\n"
 	"logs a line per data-path event to stderr, and re-reads FILE on SIGHUP and\n"
 	"when FILE or a block-file changes. A configuration with errors is refused\n"
@@ -254,6 +256,90 @@ static void add_fd(struct daemon *d, int fd)
 	epoll_ctl(d->efd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* --- feeds: `edgeward feed` does the work, in a child -------------------------------- */
+
+/* Run another command's entry point in a child: its exit() and getopt state stay there. */
+static int run_cmd(int (*fn)(int, char **), char **argv)
+{
+	int argc = 0, st;
+	pid_t pid;
+
+	while (argv[argc])
+		argc++;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		optind = 0;
+		ew_g.json = false;
+		ew_g.cmd = argv[0];
+		st = fn(argc, argv);
+		fflush(NULL);
+		_exit(st ? 1 : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* `feed load NAME FILE [options] [--check]` for one configured feed. */
+static int feed_load(const struct ew_dcfg_feed *f, bool check)
+{
+	char *argv[16];
+	int n = 0;
+
+	argv[n++] = "feed";
+	argv[n++] = "load";
+	argv[n++] = (char *)f->name;
+	argv[n++] = (char *)f->file;
+	if (f->format[0]) {
+		argv[n++] = "--format";
+		argv[n++] = (char *)f->format;
+	}
+	if (f->action[0]) {
+		argv[n++] = "--action";
+		argv[n++] = (char *)f->action;
+	}
+	if (f->min_score[0]) {
+		argv[n++] = "--min-score";
+		argv[n++] = (char *)f->min_score;
+	}
+	if (check)
+		argv[n++] = "--check";
+	argv[n] = NULL;
+	return run_cmd(cmd_feed, argv);
+}
+
+static bool has_feed(const struct ew_dcfg *c, const char *name)
+{
+	for (int i = 0; c && i < c->nfeeds; i++)
+		if (!strcmp(c->feeds[i].name, name))
+			return true;
+	return false;
+}
+
+/* Load every configured feed (a reload re-reads the files); delete those that left. */
+static int apply_feeds(const struct ew_dcfg *n, const struct ew_dcfg *old)
+{
+	int ret = 0;
+
+	for (int i = 0; old && i < old->nfeeds; i++) {
+		char *argv[] = { "feed", "del", (char *)old->feeds[i].name, NULL };
+
+		if (has_feed(n, old->feeds[i].name))
+			continue;
+		if (run_cmd(cmd_feed, argv))
+			ret = -1;
+		else
+			logmsg("feed %s deleted", old->feeds[i].name);
+	}
+	for (int i = 0; i < n->nfeeds; i++)
+		if (feed_load(&n->feeds[i], false))
+			ret = -1;
+	return ret;
+}
+
 /* --- watching the files ---------------------------------------------------------- */
 
 static void watch_files(struct daemon *d, const struct ew_dcfg *c)
@@ -333,6 +419,16 @@ static int load(struct daemon *d, const char *path)
 		ew_dcfg_free(&n);
 		return -1;
 	}
+	/* Feed files are checked whole before anything changes, as the configuration is. */
+	for (int i = 0; i < n.nfeeds; i++) {
+		if (feed_load(&n.feeds[i], true)) {
+			fprintf(stderr, "%s: feed %s (%s) refused (see above)\n", path, n.feeds[i].name, n.feeds[i].file);
+			d->reloads_failed++;
+			logmsg("%s refused%s", path, d->have_cur ? ": keeping the running configuration" : "");
+			ew_dcfg_free(&n);
+			return -1;
+		}
+	}
 	/* A new metrics address must bind before anything changes. */
 	new_srv = strcmp(n.metrics, d->have_cur ? d->cur.metrics : "");
 	if (new_srv && n.metrics[0]) {
@@ -351,7 +447,8 @@ static int load(struct daemon *d, const char *path)
 			return -1;
 		}
 	}
-	if (apply_ifaces(&n, d->have_cur ? &d->cur : NULL) || apply_blocks(&n))
+	if (apply_ifaces(&n, d->have_cur ? &d->cur : NULL) || apply_blocks(&n) ||
+	    apply_feeds(&n, d->have_cur ? &d->cur : NULL))
 		ret = -1;
 	if (new_srv) {
 		ew_metrics_stop(d->srv);
@@ -363,8 +460,8 @@ static int load(struct daemon *d, const char *path)
 		logmsg("%s applied with errors (see above)", path);
 		d->reloads_failed++;
 	} else {
-		logmsg("%s loaded: %d interfaces, %zu block entries%s%s", path, n.nifaces, n.nblocks,
-		       n.textfile[0] ? ", textfile " : "", n.textfile);
+		logmsg("%s loaded: %d interfaces, %zu block entries, %d feeds%s%s", path, n.nifaces, n.nblocks,
+		       n.nfeeds, n.textfile[0] ? ", textfile " : "", n.textfile);
 		d->reloads_ok++;
 		d->last_ok_unix = time(NULL);
 	}

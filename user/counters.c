@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "edgeward.h"
+#include "feeds.h"
 
 /* --- groups: how a kind of row is named in JSON and in Prometheus --------- */
 
@@ -71,8 +72,18 @@ static const struct ew_group g_ring = {
 	.help = { "Events for watch: sent to the ring, lost to a full ring, suppressed by the rate limit." },
 };
 
+static const struct ew_group g_feeds = {
+	.json = "feeds",
+	.style = EW_JSON_ROWS,
+	.labels = { "feed", "action" },
+	.values = { "hits", "entries" },
+	.metrics = { "edgeward_feed_hits_total", "edgeward_feed_entries" },
+	.types = { "counter", "gauge" },
+	.help = { "Packets whose source a threat feed held, by feed.", "Prefixes loaded from each threat feed." },
+};
+
 /* Every group: JSON has each key even when its source has no rows. */
-static const struct ew_group *const groups[] = { &g_stats, &g_events, &g_flow_table, &g_blocklist, &g_ring };
+static const struct ew_group *const groups[] = { &g_stats, &g_events, &g_flow_table, &g_blocklist, &g_ring, &g_feeds };
 
 /* Names of enum ew_counter, as JSON keys and Prometheus event labels. */
 static const char *const counter_names[EW_COUNTER_MAX] = {
@@ -323,6 +334,38 @@ static int src_ring(struct ew_counters *c)
 	return 0;
 }
 
+/* ew_feeds + ew_fd_hits: hits and entries per loaded threat feed (absent in older pins). */
+static int src_feeds(struct ew_counters *c)
+{
+	struct ew_fd_maps m;
+	int fd = map_open_quiet("ew_feeds");
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	if (ew_fd_maps_open(&m))
+		return -1;
+	for (__u32 id = 0; id < EW_FEEDS_MAX; id++) {
+		struct ew_feed f;
+		struct ew_row *r;
+
+		if (bpf_map_lookup_elem(m.feeds, &id, &f) || !f.used)
+			continue;
+		r = row_add(c, &g_feeds);
+		if (!r) {
+			ew_fd_maps_close(&m);
+			return -1;
+		}
+		f.name[sizeof(f.name) - 1] = 0;
+		row_label(r, 0, f.name);
+		row_label(r, 1, ew_action_name(f.action));
+		r->v[0] = ew_fd_feed_hits(&m, id, &f);
+		r->v[1] = (uint64_t)f.entries4 + f.entries6;
+	}
+	ew_fd_maps_close(&m);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*read)(struct ew_counters *c);
@@ -332,6 +375,7 @@ static const struct {
 	{ "ew_flows", src_flow_table },
 	{ "ew_pfx4/ew_pfx6", src_blocklist },
 	{ "ew_evstate", src_ring },
+	{ "ew_feeds", src_feeds },
 };
 
 int ew_counters_read(struct ew_counters *c, bool per_cpu)

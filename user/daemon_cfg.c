@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <net/if.h>
 #include <arpa/inet.h>
 #include "edgeward.h"
@@ -152,6 +153,60 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 	return 0;
 }
 
+/* feed NAME FILE [format FMT] [action ACT] [min-score N]: loaded with `edgeward feed load`. */
+static void feed(struct parse *p, int n, char **w)
+{
+	struct ew_dcfg *c = p->c;
+	struct ew_dcfg_feed *f;
+
+	if (n < 3 || (n - 3) % 2) {
+		perr(p, "feed takes NAME FILE [format FMT] [action drop|flag|allow] [min-score N]");
+		return;
+	}
+	if (c->nfeeds == EW_FEEDS_MAX) {
+		perr(p, "more than %d feeds", EW_FEEDS_MAX);
+		return;
+	}
+	f = &c->feeds[c->nfeeds];
+	memset(f, 0, sizeof(*f));
+	if (strlen(w[1]) >= sizeof(f->name) || strlen(w[2]) >= sizeof(f->file)) {
+		perr(p, "feed name or file too long");
+		return;
+	}
+	for (int i = 0; i < c->nfeeds; i++)
+		if (!strcmp(c->feeds[i].name, w[1])) {
+			perr(p, "feed %s is configured twice", w[1]);
+			return;
+		}
+	if (access(w[2], R_OK)) {
+		perr(p, "feed %s: %s: %s", w[1], w[2], strerror(errno));
+		return;
+	}
+	strcpy(f->name, w[1]);
+	strcpy(f->file, w[2]);
+	for (int i = 3; i < n; i += 2) {
+		char *dst = !strcmp(w[i], "format") ? f->format : !strcmp(w[i], "action") ? f->action
+			  : !strcmp(w[i], "min-score") ? f->min_score : NULL;
+
+		if (!dst) {
+			perr(p, "feed option '%s' is not format, action or min-score", w[i]);
+			return;
+		}
+		if (strlen(w[i + 1]) >= sizeof(f->format)) {
+			perr(p, "feed %s value '%s' too long", w[i], w[i + 1]);
+			return;
+		}
+		strcpy(dst, w[i + 1]);
+	}
+	if (f->action[0] && ew_action_parse(f->action) < 0) {
+		perr(p, "feed action must be drop, flag or allow, not '%s'", f->action);
+		return;
+	}
+	c->nfeeds++;
+	if (c->nfiles < EW_DCFG_FILES_MAX)
+		memcpy(c->files[c->nfiles++], w[2], strlen(w[2]) + 1);
+}
+
 static void directive(struct parse *p, int n, char **w)
 {
 	struct ew_dcfg *c = p->c;
@@ -229,7 +284,9 @@ static void directive(struct parse *p, int n, char **w)
 		yes_no(p, k, n, w, &c->detach_on_exit);
 	} else if (!strcmp(k, "drop-capabilities")) {
 		yes_no(p, k, n, w, &c->drop_caps);
-	} else if (!strcmp(k, "feed") || !strcmp(k, "fp") || !strcmp(k, "policy") || !strcmp(k, "detector")) {
+	} else if (!strcmp(k, "feed")) {
+		feed(p, n, w);
+	} else if (!strcmp(k, "fp") || !strcmp(k, "policy") || !strcmp(k, "detector")) {
 		perr(p, "'%s' is not supported in this build", k);
 	} else {
 		perr(p, "unknown directive '%s'", k);

@@ -189,8 +189,15 @@ struct ew_dcfg_block {
 	struct ew_prefix p;
 	int action;
 };
+struct ew_dcfg_feed {
+	char name[32];
+	char file[1024];
+	char format[24], action[24], min_score[24]; /* "" for the default */
+};
 struct ew_dcfg {
 	char path[1024];
+	struct ew_dcfg_feed feeds[EW_FEEDS_MAX];
+	int nfeeds;
 	struct ew_dcfg_iface ifaces[EW_DCFG_IFACES_MAX];
 	int nifaces;
 	struct ew_dcfg_block *blocks;

@@ -15,6 +15,7 @@ set -u
 EW_TAG=op
 . "$(dirname "$0")/lib.sh"
 require ops
+export EDGEWARD_STATE_DIR=$EW_TMP/state # feed store, never the host's
 
 LIBEW_SERVER=$OUT/examples/tls-server
 UDP=9000
@@ -191,13 +192,14 @@ DLOG=$EW_TMP/daemon.log
 DPID=
 
 daemon_start() {
-	nsenter --net="/run/netns/$EW_SRV" -- "$EW_BIN" daemon --config "$CONF" "$@" 2>>"$DLOG" &
+	nsenter --net="/run/netns/$EW_SRV" -- "$EW_BIN" daemon --config "$CONF" "$@" >>"$DLOG" 2>&1 &
 	DPID=$!
 	EW_PIDS+=("$DPID")
 	wait_for 5 grep -q "running (pid $DPID)" "$DLOG"
 }
 metrics_get() { nsrun "$EW_SRV" timeout 5 curl -sf "http://127.0.0.1:$MPORT/metrics" >"$1"; }
 cfg_blocks() { ew block list -j | json_get "sorted(e['prefix'] for e in d if e['label'] == 'config')"; }
+cfg_check() { ew daemon --config "$1" --check >/dev/null; }
 cfg_is() { [ "$(cfg_blocks)" = "$1" ]; }
 # drops_grew M BEFORE: the drop counter of metrics page M is above BEFORE (and both are numbers).
 drops_above() {
@@ -215,8 +217,10 @@ block 198.18.3.0/24=drop
 metrics 127.0.0.1:$MPORT
 metrics-textfile $EW_TMP/textfile.prom
 metrics-interval 1
+feed opsfeed $EW_TMP/feed.txt format cidr action flag
 EOF
-	check daemon_check_ok "--check refused a good file" ew daemon --config "$CONF" --check
+	printf '# ops test feed\n198.18.2.0/24\n' >"$EW_TMP/feed.txt"
+	check daemon_check_ok "--check refused a good file" cfg_check "$CONF"
 	if ! daemon_start; then
 		fail daemon_start "daemon did not start: $(cat "$DLOG")"
 		return
@@ -240,6 +244,26 @@ EOF
 	check daemon_textfile "textfile: $(head -3 "$EW_TMP/textfile.prom" 2>&1)" promtool_ok "$EW_TMP/textfile.prom"
 	check daemon_logs_events "no event line in the log: $(tail -3 "$DLOG")" \
 		grep -q "^event: .* verdict xdp 198.18.3.2:[0-9]* -> 198.18.3.1:$HTTP tcp reason=prefix action=drop" "$DLOG"
+
+	# The configured feed is loaded and counted per feed, in stats and on /metrics.
+	local fs=$EW_TMP/feeds.json
+	http_get "$C2" "http://198.18.2.1:$HTTP/hello.txt" >/dev/null
+	ew stats -j >"$fs"
+	check daemon_feed_loaded "feeds: $(jf "$fs" "d['feeds']")" \
+		[ "$(jf "$fs" "[(f['feed'], f['action'], f['entries'], f['hits'] >= 1) for f in d['feeds']]")" = "[('opsfeed', 'flag', 1, True)]" ]
+	check daemon_feed_flags_flow "flows --reason feed: $(ew flows -j --reason feed | json_get "[f['src'] for f in d]")" \
+		[ "$(ew flows -j --reason feed | json_get "sorted(set(f['src'] for f in d))")" = "['198.18.2.2']" ]
+	metrics_get "$m"
+	check daemon_feed_metrics "metrics: $(grep feed_ "$m" | tr '\n' ' ')" \
+		[ "$(prom_value "$m" 'edgeward_feed_hits_total{feed="opsfeed",action="flag"}')" = "$(jf "$fs" "d['feeds'][0]['hits']")" ]
+	# A broken feed file is refused like a broken configuration: the feed keeps its entries.
+	cp "$EW_TMP/feed.txt" "$EW_TMP/feed.good"
+	printf 'not-an-address\nnor-this\n198.18.2.0/24\n' >"$EW_TMP/feed.txt"
+	wait_for 5 grep -q "feed opsfeed .* refused" "$DLOG"
+	check daemon_feed_broken_refused "log: $(tail -4 "$DLOG")" grep -q "feed opsfeed .* refused" "$DLOG"
+	check daemon_feed_broken_keeps "feeds: $(ew stats -j | json_get "d['feeds']")" \
+		[ "$(ew stats -j | json_get "[(f['feed'], f['entries']) for f in d['feeds']]")" = "[('opsfeed', 1)]" ]
+	cp "$EW_TMP/feed.good" "$EW_TMP/feed.txt"
 
 	# It dropped to the capabilities it needs: CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39).
 	caps=$(awk '/^CapEff/ { print $2 }' "/proc/$DPID/status")
@@ -280,7 +304,7 @@ EOF
 # restart the daemon whenever it dies, at most 5 times
 i=0
 while [ \$i -lt 5 ]; do
-	nsenter --net=/run/netns/$EW_SRV -- "$EW_BIN" daemon --config "$CONF" 2>>"$DLOG" &
+	nsenter --net=/run/netns/$EW_SRV -- "$EW_BIN" daemon --config "$CONF" >>"$DLOG" 2>&1 &
 	echo \$! >"$EW_TMP/daemon.pid"
 	wait \$!
 	i=\$((i + 1))

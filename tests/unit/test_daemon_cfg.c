@@ -47,7 +47,7 @@ static int parse_text(const char *text, struct ew_dcfg *c, char *path, char *err
 
 EW_TEST(daemon_cfg_valid)
 {
-	char path[64], err[1024], bpath[64], text[512];
+	char path[64], err[1024], bpath[64], text[768];
 	struct ew_dcfg c;
 	bool ok;
 
@@ -61,15 +61,17 @@ EW_TEST(daemon_cfg_valid)
 		 "metrics-textfile /tmp/x.prom\n"
 		 "metrics-interval 5\n"
 		 "log-events no\n"
-		 "detach-on-exit yes\n",
-		 bpath);
+		 "detach-on-exit yes\n"
+		 "feed tor %s format cidr action flag\n",
+		 bpath, bpath);
 	ok = ASSERT_EQ(parse_text(text, &c, path, err, sizeof(err)), 0) && ASSERT_STREQ(err, "") &&
 	     ASSERT_EQ(c.nifaces, 1) && ASSERT_STREQ(c.ifaces[0].name, "lo") && ASSERT_EQ(c.ifaces[0].mode, 2) &&
 	     ASSERT_TRUE(c.ifaces[0].monitor) && ASSERT_EQ(c.nblocks, 4) && ASSERT_EQ(c.blocks[0].action, EW_A_DROP) &&
 	     ASSERT_EQ(c.blocks[1].action, EW_A_ALLOW) && ASSERT_EQ(c.blocks[2].action, EW_A_FLAG) &&
-	     ASSERT_EQ(c.blocks[3].p.len, 48) && ASSERT_EQ(c.nfiles, 1) && ASSERT_STREQ(c.metrics, "[::1]:19470") &&
+	     ASSERT_EQ(c.blocks[3].p.len, 48) && ASSERT_STREQ(c.metrics, "[::1]:19470") &&
 	     ASSERT_EQ(c.metrics_addr.ss_family, AF_INET6) && ASSERT_EQ(c.interval_s, 5) && ASSERT_TRUE(!c.log_events) &&
-	     ASSERT_TRUE(c.detach_on_exit) && ASSERT_TRUE(c.drop_caps);
+	     ASSERT_TRUE(c.detach_on_exit) && ASSERT_TRUE(c.drop_caps) && ASSERT_EQ(c.nfeeds, 1) &&
+	     ASSERT_STREQ(c.feeds[0].format, "cidr") && ASSERT_STREQ(c.feeds[0].action, "flag") && ASSERT_EQ(c.nfiles, 2);
 	ew_dcfg_free(&c);
 	unlink(path);
 	unlink(bpath);
@@ -94,7 +96,10 @@ EW_TEST(daemon_cfg_errors_name_file_and_line)
 		{ "metrics-interval 0\n", 1, "1..3600" },
 		{ "log-events maybe\n", 1, "yes or no" },
 		{ "metrics-textfile relative.prom\n", 1, "absolute" },
-		{ "feed tor /etc/tor.txt\n", 1, "'feed' is not supported in this build" },
+		{ "fp ja4:t13d=drop\n", 1, "'fp' is not supported in this build" },
+		{ "feed tor /nonexistent/tor.txt\n", 1, "feed tor: /nonexistent/tor.txt: No such file" },
+		{ "feed tor /dev/null speed 3\n", 1, "not format, action or min-score" },
+		{ "feed tor /dev/null action explode\n", 1, "drop, flag or allow" },
 		{ "block-file /nonexistent/block.txt\n", 1, "No such file" },
 	};
 
