@@ -142,8 +142,13 @@ void ew_flow_sum(struct ew_flow *out, const void *percpu, int ncpus, size_t stri
 			out->first_ns = f->first_ns;
 		if (f->last_ns > out->last_ns)
 			out->last_ns = f->last_ns;
-		/* The strongest verdict any CPU decided, with its reason. */
-		if (f->gen && (f->verdict > out->verdict || !out->gen)) {
+		/*
+		 * The verdict decided under the newest rules (a CPU that has not
+		 * seen the flow since a rule change keeps a stale one); among
+		 * CPUs of that generation, the strongest, with its reason.
+		 */
+		if (f->gen && (!out->gen || f->gen > out->gen ||
+			       (f->gen == out->gen && f->verdict > out->verdict))) {
 			out->verdict = f->verdict;
 			out->reason = f->reason;
 			out->gen = f->gen;

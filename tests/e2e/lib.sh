@@ -14,7 +14,7 @@
 #   packet mixes with what a test counts.
 # - `ew ARGS` runs edgeward in the server namespace with nsenter (never
 #   `ip netns exec`, which remounts /sys and hides the bpffs pins).
-# - Every client and server runs under `timeout`.
+# - Every client and server runs under `timeout` (servers up to 10 minutes).
 
 EW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUT:-build}
@@ -204,7 +204,7 @@ http_server() {
 	local port=$1 dir=$EW_TMP/www
 	mkdir -p "$dir"
 	echo "hello from edgeward's lab" >"$dir/hello.txt"
-	bg "$EW_SRV" "${2:-120}" "$EW_PY" -m http.server --bind :: --directory "$dir" "$port" \
+	bg "$EW_SRV" "${2:-600}" "$EW_PY" -m http.server --bind :: --directory "$dir" "$port" \
 		>"$EW_TMP/http-$port.log" 2>&1
 	wait_for 5 listening "$EW_SRV" tcp "$port"
 }
@@ -215,12 +215,12 @@ http_get() {
 }
 # udp_sink ADDR PORT FILE: count datagrams to ADDR:PORT, one line each in FILE.
 udp_sink() {
-	bg "$EW_SRV" 120 "$EW_PY" -u "$EW_TRAFFIC" udp-sink --bind "$1" --port "$2" >"$3" 2>&1
+	bg "$EW_SRV" 600 "$EW_PY" -u "$EW_TRAFFIC" udp-sink --bind "$1" --port "$2" >"$3" 2>&1
 	wait_for 5 listening "$EW_SRV" udp "$2"
 }
 # tcp_echo ADDR PORT: an echo server.
 tcp_echo() {
-	bg "$EW_SRV" 120 "$EW_PY" "$EW_TRAFFIC" tcp-echo --bind "$1" --port "$2" >"$EW_TMP/echo-$2.log" 2>&1
+	bg "$EW_SRV" 600 "$EW_PY" "$EW_TRAFFIC" tcp-echo --bind "$1" --port "$2" >"$EW_TMP/echo-$2.log" 2>&1
 	wait_for 5 listening "$EW_SRV" tcp "$2"
 }
 # traffic NS SECONDS ARGS...: run traffic.py in NS, bounded.

@@ -106,6 +106,29 @@ t_actions() {
 	check block_list_empty_again "block list: $(ew block list -j)" [ "$(ew block list -j)" = "[]" ]
 }
 
+# --- a rule change reaches flows that are already established ------------------------------
+t_established() {
+	local sink=$EW_TMP/sink9994 d0 d1 send
+	send() {
+		traffic "$C2" 10 udp-send --src 198.18.2.2 --sport 40011 --dst 198.18.2.1 --port 9994 --count "$1" >/dev/null
+		sleep 0.2
+	}
+	udp_sink 198.18.2.1 9994 "$sink" || { fail established_flow "sink did not start"; return; }
+	send 5
+	d0=$(stat_pkts xdp prefix drop)
+	ew block add 198.18.2.0/24 >/dev/null
+	send 6
+	d1=$(stat_pkts xdp prefix drop)
+	check established_flow_blocked "sink got $(lines "$sink") (want 5), drops grew by $((d1 - d0)) (want 6), flow verdict $(flow_get 198.18.2.2 40011 198.18.2.1 9994 udp verdict)" \
+		[ "$(lines "$sink")" = 5 -a $((d1 - d0)) = 6 \
+		-a "$(flow_get 198.18.2.2 40011 198.18.2.1 9994 udp verdict)" = drop ]
+	ew block del 198.18.2.0/24 >/dev/null
+	send 7
+	check established_flow_unblocked "sink got $(lines "$sink") (want 12), flow verdict $(flow_get 198.18.2.2 40011 198.18.2.1 9994 udp verdict), $(flow_get 198.18.2.2 40011 198.18.2.1 9994 udp packets_in) packets in (want 18)" \
+		[ "$(lines "$sink")" = 12 -a "$(flow_get 198.18.2.2 40011 198.18.2.1 9994 udp verdict)" = pass \
+		-a "$(flow_get 198.18.2.2 40011 198.18.2.1 9994 udp packets_in)" = 18 ]
+}
+
 # --- counters equal what was sent -------------------------------------------------
 t_counts() {
 	local n=57 size=100 sink=$EW_TMP/sink9999 s0 b0 bb0 s1 b1 bb1 got
@@ -423,6 +446,7 @@ t_detach() {
 
 t_block
 t_actions
+t_established
 t_counts
 t_monitor
 t_reattach
