@@ -25,6 +25,11 @@ EW_TAG=${EW_TAG:-ewt}
 EW_ID=$EW_TAG$(($$ % 100000))
 export EDGEWARD_PIN_DIR=${EW_PIN_DIR:-/sys/fs/bpf/ew-$EW_TAG-$$}
 EW_PIN=$EDGEWARD_PIN_DIR
+# The pin dir must be new: the trap removes it, so it must never be someone's.
+if [ -e "$EW_PIN" ]; then
+	echo "FAIL harness: pin dir $EW_PIN already exists; a test uses a fresh one of its own"
+	exit 1
+fi
 EW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ew-e2e.XXXXXX")
 EW_PY=${EW_PY:-python3}
 
