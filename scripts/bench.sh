@@ -11,7 +11,7 @@
 #      edgeward, nftables netdev ingress + set, iptables raw + ipset, or
 #      nothing; the receiving NAPI thread's CPU time per packet, rounds
 #      interleaved, medians;
-#   3. block-list load and reload beside `ipset restore` and `nft -f`;
+#   3. feed load and reload beside `ipset restore` and `nft -f` (scripts/bench-feeds.sh);
 #   4. kernel memory per flow and per prefix.
 # Every knob is an environment variable (BN_*); tests/e2e/test_bench_smoke.sh
 # runs it with tiny sizes. Traffic stays in two namespaces this script
@@ -27,7 +27,10 @@ BN_RUNS=${BN_RUNS:-5}		  # runs per median (per-packet part)
 BN_SIZES=${BN_SIZES:-0,10000,1000000}  # block-list sizes, per-packet part
 BN_FLOWS=${BN_FLOWS:-1000000}	  # flow table: max_entries and fill
 BN_ONESHOT=${BN_ONESHOT:-2000}	  # fresh flows per one-shot row
-BN_LOAD_SIZES=${BN_LOAD_SIZES:-10000 100000 1000000}  # load/reload part; the last is also the veth block list
+BN_LOAD_SIZES=${BN_LOAD_SIZES:-10000 100000 1000000}  # feed load/reload part (bench-feeds.sh)
+BN_FEED_LOOKUP_SIZES=${BN_FEED_LOOKUP_SIZES:-0,10000,100000,1000000}  # its per-packet part
+BN_FEED_FRAMES=${BN_FEED_FRAMES:-2048}
+BN_LIVE_PFX=${BN_LIVE_PFX:-1000000}	  # the veth part's block list
 BN_LIVE_COUNT=${BN_LIVE_COUNT:-3000000}  # frames sent per veth measurement
 BN_LIVE_ROUNDS=${BN_LIVE_ROUNDS:-3}	  # interleaved rounds, veth part
 BN_MD=${BN_MD:-$OUT/bench.md}
@@ -136,56 +139,27 @@ echo "bench: per-packet cost (repeat $BN_REPEAT, $BN_RUNS runs, block lists $BN_
 
 lab_up
 
-# --- 3. block-list load and reload ---------------------------------------------
-# Each tool in the receiver namespace; the last size stays loaded for part 2.
-LOAD_ROWS=() IPSET_MEM=()
-LIVE_N=
-for n in $BN_LOAD_SIZES; do
-	LIVE_N=$n
-	"$BENCH" prefixes "$n" >"$TMP/p$n"
-	# ipset: load = restore into a new set; reload = restore a fresh set and swap.
-	{
-		echo "create bnnew hash:net family inet hashsize $n maxelem $((2 * n + 1024))"
-		sed 's/^/add bnnew /' "$TMP/p$n"
-	} >"$TMP/ipset$n"
-	rx ipset destroy bnset 2>/dev/null || true
-	t0=$(now)
-	sed 's/bnnew/bnset/' "$TMP/ipset$n" | rx ipset restore
-	t1=$(now)
-	{ cat "$TMP/ipset$n"; echo "swap bnnew bnset"; echo "destroy bnnew"; } | rx ipset restore
-	t2=$(now)
-	ipset_load=$(elapsed "$t0" "$t1") ipset_reload=$(elapsed "$t1" "$t2")
-	IPSET_MEM+=("$n $(rx ipset list -t bnset | awk -F': ' '/Size in memory/ { print $2 }')")
-	# nft: load = one nft -f; reload = flush + add in one transaction.
-	elems=$(paste -sd, "$TMP/p$n")
-	printf 'table netdev bnt {\n\tset block { type ipv4_addr; flags interval; elements = { %s } }\n}\n' \
-		"$elems" >"$TMP/nft$n"
-	printf 'flush set netdev bnt block\nadd element netdev bnt block { %s }\n' "$elems" >"$TMP/nftr$n"
-	unset elems
-	rx nft delete table netdev bnt 2>/dev/null || true
-	t0=$(now)
-	rx nft -f "$TMP/nft$n"
-	t1=$(now)
-	rx nft -f "$TMP/nftr$n"
-	t2=$(now)
-	nft_load=$(elapsed "$t0" "$t1") nft_reload=$(elapsed "$t1" "$t2")
-	# edgeward: fresh pins, `feed load` of the list, then the same again (a reload).
-	rx "$EW" detach "$IF_DUM" >/dev/null
-	rm -rf "$EDGEWARD_STATE_DIR"
-	rx "$EW" attach "$IF_DUM" --mode generic >/dev/null
-	t0=$(now)
-	rx "$EW" feed load bench "$TMP/p$n" >/dev/null
-	t1=$(now)
-	rx "$EW" feed load bench "$TMP/p$n" >/dev/null
-	t2=$(now)
-	ew_load=$(elapsed "$t0" "$t1") ew_reload=$(elapsed "$t1" "$t2")
-	LOAD_ROWS+=("| $(fmt_n "$n") | $ew_load | $ew_reload | $ipset_load | $ipset_reload | $nft_load | $nft_reload | $(awk -v e="$ew_reload" -v i="$ipset_reload" 'BEGIN { printf "%.2f", i / (e > 0 ? e : 0.001) }') |")
-	echo "bench: load $n: edgeward $ew_load/$ew_reload s, ipset $ipset_load/$ipset_reload s, nft $nft_load/$nft_reload s" >&2
-done
-rm -f "$TMP"/nft*
+# --- 3. feed load and reload: fd's scripts/bench-feeds.sh, its own namespace ----
+echo "bench: feed load and reload (scripts/bench-feeds.sh, sizes $BN_LOAD_SIZES)" >&2
+BF_SIZES=$BN_LOAD_SIZES BF_LOOKUP_SIZES=$BN_FEED_LOOKUP_SIZES BF_FRAMES=$BN_FEED_FRAMES \
+	BF_MD=$TMP/feeds.md OUT=$OUT scripts/bench-feeds.sh >/dev/null 2>"$TMP/feeds.err" ||
+	{ cat "$TMP/feeds.err" >&2; die "feed part failed"; }
+
+# --- the veth block list, the same in every receiver ------------------------------
+LIVE_N=$BN_LIVE_PFX
+"$BENCH" prefixes "$LIVE_N" >"$TMP/plive"
+{
+	echo "create bnset hash:net family inet hashsize $LIVE_N maxelem $((2 * LIVE_N + 1024))"
+	sed 's/^/add bnset /' "$TMP/plive"
+} | rx ipset restore
+IPSET_MEM=$(rx ipset list -t bnset | awk -F': ' '/Size in memory/ { print $2 }')
 # nft lists a big set's elements with any listing; a named counter, read by
 # `nft reset counter`, is the one read that does not.
-rx nft add counter netdev bnt cdrop
+printf 'table netdev bnt {\n\tcounter cdrop { }\n\tset block { type ipv4_addr; flags interval; elements = { %s } }\n}\n' \
+	"$(paste -sd, "$TMP/plive")" >"$TMP/nft"
+rx nft -f "$TMP/nft"
+rm -f "$TMP/nft"
+rx "$EW" feed load bench "$TMP/plive" >/dev/null
 
 # --- 2. throughput on veth ------------------------------------------------------
 napi_pid() {
@@ -272,32 +246,28 @@ done
 echo >>"$BN_MD"
 
 {
-	echo "## 3. Block-list load and reload (seconds)"
+	echo "## 3. Feed load and reload (scripts/bench-feeds.sh)"
 	echo
-	echo "edgeward: \`edgeward feed load bench FILE\` into fresh pins, then the same command again"
-	echo "(a reload: new plane built, swapped in, old plane levelled). ipset: \`ipset restore\` into a new"
-	echo "hash:net; reload = restore a fresh set + \`swap\` + \`destroy\`. nft: \`nft -f\` of an interval set;"
-	echo "reload = \`flush set\` + \`add element\` in one transaction. One run each."
+	echo "edgeward \`feed load\` beside \`ipset restore\` and \`nft -f\` of the same generated sets, by"
+	echo "scripts/bench-feeds.sh (its own list generator: IPv4 plus a fifth as many IPv6 prefixes; reloads"
+	echo "replace $(grep -o 'BF_CHURN:-[0-9]*' scripts/bench-feeds.sh | cut -d- -f2)% of the entries)."
 	echo
-	echo "| prefixes | edgeward load | edgeward reload | ipset restore | ipset reload | nft -f | nft reload | ipset reload / edgeward reload |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
-	printf '%s\n' "${LOAD_ROWS[@]}"
+	sed 's/^## /### /' "$TMP/feeds.md"
 	echo
 	echo "## 4. Memory (kernel memory charged to the maps: /proc fdinfo memlock)"
 	echo
 	sed '1,/^MEMORY$/d' "$TMP/pkt.md"
-	for m in "${IPSET_MEM[@]}"; do
-		set -- $m
-		awk -v n="$1" -v f="$(fmt_n "$1")" -v b="$2" 'BEGIN { printf "| ipset hash:net (Size in memory) | %s | %.1f MiB | %.0f B per prefix |\n", f, b / 1048576, b / n }'
-	done
+	awk -v n="$LIVE_N" -v f="$(fmt_n "$LIVE_N")" -v b="$IPSET_MEM" 'BEGIN { printf "| ipset hash:net (Size in memory) | %s | %.1f MiB | %.0f B per prefix |\n", f, b / 1048576, b / n }'
 	echo "| nftables interval set | | not reported by nft | |"
 	echo
 } >>"$BN_MD"
 
 # --- targets ---------------------------------------------------------------------
 mid=$(grep -F '| mid-flow IPv4 TCP | 1M | 1M |' "$BN_MD" | awk -F'|' '{ gsub(/ /, "", $8); print $8 }' || true)
-ew_rel=$(printf '%s\n' "${LOAD_ROWS[@]}" | tail -1 | awk -F'|' '{ gsub(/ /, ""); print $4 }')
-ip_rel=$(printf '%s\n' "${LOAD_ROWS[@]}" | tail -1 | awk -F'|' '{ gsub(/ /, ""); print $6 }')
+# The largest size's row of the feed table: "| N4 + N6 | load | reload | ipset | ipset reload |".
+big=${BN_LOAD_SIZES##* }
+ew_rel=$(awk -F'|' -v n="$big" '$2 ~ "^ *" n " [+]" { split($4, a, " "); print a[1]; exit }' "$TMP/feeds.md")
+ip_rel=$(awk -F'|' -v n="$big" '$2 ~ "^ *" n " [+]" { split($6, a, " "); print a[1]; exit }' "$TMP/feeds.md")
 verdict() { awk -v c="$1" 'BEGIN { print (c ? "met" : "**missed**") }'; }
 {
 	echo "## Targets"
@@ -313,7 +283,7 @@ verdict() { awk -v c="$1" 'BEGIN { print (c ? "met" : "**missed**") }'; }
 	echo "| blocklisted source dropped at >= 5× the rate of nftables netdev ingress | ${r}× | $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 5) }')") |"
 	r=$(awk -v a="$LIVE_iptables" -v e="$LIVE_edgeward" 'BEGIN { printf "%.1f", a / e }')
 	echo "| blocklisted source dropped at >= 10× the rate of iptables + ipset | ${r}× | $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 10) }')") |"
-	echo "| $(fmt_n "$LIVE_N")-prefix reload beats \`ipset restore\` | edgeward ${ew_rel} s vs ipset ${ip_rel} s | $(verdict "$(awk -v e="$ew_rel" -v i="$ip_rel" 'BEGIN { print (e < i) }')") |"
+	echo "| $(fmt_n "$big")-prefix reload beats \`ipset restore\` (restore + swap) | edgeward ${ew_rel:-?} s vs ipset ${ip_rel:-?} s | $(verdict "$(awk -v e="${ew_rel:-1e9}" -v i="${ip_rel:-0}" 'BEGIN { print (e < i) }')") |"
 	echo
 } >>"$BN_MD"
 

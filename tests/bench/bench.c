@@ -187,20 +187,6 @@ static int cmd_prefixes(int argc, char **argv)
 	return 0;
 }
 
-/* The feed tables of a private edgeward (user/feeds.c builds them). */
-static void feed_maps(struct bpfrun *r, struct ew_fd_maps *m)
-{
-	m->state = bpf_map__fd(r->skel->maps.ew_fd_state);
-	m->t4 = bpf_map__fd(r->skel->maps.ew_fd4_24);
-	m->h4 = bpf_map__fd(r->skel->maps.ew_fd4_32);
-	m->l1 = bpf_map__fd(r->skel->maps.ew_fd6_l1);
-	m->h6 = bpf_map__fd(r->skel->maps.ew_fd6);
-	m->cls = bpf_map__fd(r->skel->maps.ew_fd_cls);
-	m->hits = bpf_map__fd(r->skel->maps.ew_fd_hits);
-	m->feeds = bpf_map__fd(r->skel->maps.ew_feeds);
-	m->config = r->config_fd;
-}
-
 /*
  * The block list as one drop feed, the way an operator loads a big list
  * (`edgeward feed load`): DIR-24-8 for IPv4. Returns the apply's ms.
@@ -225,7 +211,7 @@ static double ew_fill(struct bpfrun *r, const struct bn_pfx *p, size_t n)
 	}
 	f.n = n;
 	ew_prefix_sort_unique(e, &f.n);
-	feed_maps(r, &m);
+	ew_fd_maps_of_skel(&m, r->skel, r->config_fd);
 	if (ew_fd_apply(&m, &f, 1, &rep))
 		die("loading the block list as a feed", EIO);
 	free(e);
@@ -881,7 +867,7 @@ static int cmd_pkt(int argc, char **argv)
 			struct ew_fd_maps m;
 			uint64_t fixed, hashes;
 
-			feed_maps(&c.ew, &m);
+			ew_fd_maps_of_skel(&m, c.ew.skel, c.ew.config_fd);
 			ew_fd_table_bytes(&m, &fixed, &hashes);
 			if (i == o.nsizes - 1)
 				fprintf(memf, "| edgeward feed tables: fixed arrays (2 planes) | | %.1f MiB | |\n",

@@ -17,13 +17,14 @@ check bench_prefixes "bench prefixes 5000 gave $n distinct, first '$first'" \
 	test "$n" -eq 5000 -a "$first" = 198.19.0.0/16
 
 BN_REPEAT=20000 BN_RUNS=3 BN_SIZES=0,200 BN_FLOWS=2000 BN_ONESHOT=20 BN_LOAD_SIZES="100 300" \
+	BN_FEED_LOOKUP_SIZES=0,300 BN_FEED_FRAMES=64 BN_LIVE_PFX=300 \
 	BN_LIVE_COUNT=200000 BN_LIVE_ROUNDS=1 BN_MD=$MD OUT=$OUT \
 	timeout 300 "$EW_ROOT/scripts/bench.sh" >"$LOG" 2>&1
 rc=$?
 check bench_runs "scripts/bench.sh exited $rc: $(tail -5 "$LOG" | tr '\n' ' ')" test "$rc" -eq 0
 [ "$rc" -eq 0 ] || ew_done
 
-for s in "## 1. Per-packet cost" "## 2. Throughput on veth" "## 3. Block-list load" "## 4. Memory" "## Targets"; do
+for s in "## 1. Per-packet cost" "## 2. Throughput on veth" "## 3. Feed load" "## 4. Memory" "## Targets"; do
 	check "bench_section_${s:3:1}" "no '$s' in the report" grep -qF "$s" "$MD"
 done
 
@@ -44,7 +45,8 @@ got=$(live "nothing dropped" 7) dropped=$(live "nothing dropped" 8)
 check bench_live_none "no filter: received '$got', dropped '$dropped'" \
 	test "${got:-0}" -gt 0 -a "${dropped:-1}" -eq 0
 
-check bench_load_rows "no load row for 300 prefixes" grep -qE '^\| 300 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ ' "$MD"
+check bench_load_rows "no feed load row for 300 prefixes" grep -qE '^\| 300 \+ 60 \| [0-9.]+ s' "$MD"
+check bench_target_reload "reload target not evaluated" grep -qE 'reload beats .* edgeward [0-9.]+ s vs ipset [0-9.]+ s' "$MD"
 check bench_memory "no per-flow memory" grep -qE 'ew_flows .* [0-9]+ B per flow' "$MD"
 lab=$(sed -n 's/^bench: lab namespaces //p' "$LOG")
 check bench_cleanup "namespaces '$lab' left behind" \
