@@ -419,6 +419,18 @@ t_detach() {
 	check detach_one_keeps_pins "pins gone after detaching one of several interfaces" \
 		[ -e "$EW_PIN/ew_stats" -a "$(ew status -j | json_get "len(d['interfaces'])")" = 2 ]
 
+	# An interface deleted under edgeward: status says so, detach forgets it.
+	local s6
+	lab_client 6 direct && s6=$SRV_IF
+	ew attach "$s6" >/dev/null
+	ip -n "$EW_SRV" link del "$s6"
+	check gone_iface_status "status: $(ew status -j | json_get "[(i['name'], i['present']) for i in d['interfaces']]")" \
+		[ "$(ew status -j | json_get "[i['present'] for i in d['interfaces'] if i['name'] == '$s6']")" = "[False]" ]
+	ew detach "$s6" >/dev/null
+	check gone_iface_detach "detach of a deleted interface failed or left it listed" \
+		[ $? -eq 0 -a "$(ew status -j | json_get "len([i for i in d['interfaces'] if i['name'] == '$s6'])")" = 0 \
+		-a ! -e "$EW_PIN/link_xdp_$s6" ]
+
 	# Edgeward's own clsact goes with it.
 	ew detach "$S3" >/dev/null
 	check detach_removes_own_clsact "clsact left on $S3" \
