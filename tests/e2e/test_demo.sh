@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build}
-tag=dt$(($$ % 100000))
+tag=${EW_TAG:-dt}$(($$ % 100000))
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
