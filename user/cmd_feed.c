@@ -89,12 +89,12 @@ static int ctx_open(struct ctx *c)
 			}
 		}
 		/* Fresh pins: whatever the directory holds is from before them. */
-		char cmd[700];
-
-		snprintf(cmd, sizeof(cmd), "%s/owner", c->dir);
-		fd = open(cmd, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		snprintf(path, sizeof(path), "%s/tables.cache", c->dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/owner", c->dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || write(fd, cur, strlen(cur)) != (ssize_t)strlen(cur)) {
-			ew_err("writing %s: %s", cmd, strerror(errno));
+			ew_err("writing %s: %s", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			goto fail;
@@ -383,12 +383,14 @@ json_object *ew_feed_tables_json(const struct ew_fd_maps *m)
 {
 	json_object *o = json_object_new_object();
 	uint64_t fixed, hashes, total = ew_fd_table_bytes(m, &fixed, &hashes);
+	uint32_t n4, n6;
 
 	json_object_object_add(o, "memory_bytes", json_object_new_int64(total));
 	json_object_object_add(o, "direct_bytes", json_object_new_int64(fixed));
 	json_object_object_add(o, "hash_bytes", json_object_new_int64(hashes));
-	json_object_object_add(o, "ipv4_addresses", json_object_new_int64(ew_map_count(m->h4)));
-	json_object_object_add(o, "ipv6_prefixes", json_object_new_int64(ew_map_count(m->h6)));
+	ew_fd_counts(m, &n4, &n6);
+	json_object_object_add(o, "ipv4_addresses", json_object_new_int64(n4));
+	json_object_object_add(o, "ipv6_prefixes", json_object_new_int64(n6));
 	return o;
 }
 

@@ -905,6 +905,8 @@ int ew_fd_apply_cached(const struct ew_fd_maps *m, const struct ew_fd_feed *feed
 	/* 2. The flip, then new flows (and old ones at their next packet) re-decide. */
 	__atomic_store_n(&mm.st->active, ina, __ATOMIC_SEQ_CST);
 	mm.st->serial++;
+	mm.st->n4 = im.n4;
+	mm.st->n6 = im.n6;
 	if (m->config >= 0)
 		ew_config_bump(m->config);
 
@@ -974,9 +976,22 @@ uint64_t ew_fd_table_bytes(const struct ew_fd_maps *m, uint64_t *fixed, uint64_t
 {
 	int ncpus = libbpf_num_possible_cpus();
 
+	struct ew_fd_state st = {};
+
+	ew_fd_counts(m, &st.n4, &st.n6);
 	*fixed = 2 * T24_BYTES + 2 * L1_BYTES + 2 * CLS_BYTES + 2ull * EW_FD_CLASS_MAX * 8 * ncpus;
-	*hashes = ew_fd_entry_bytes(ew_map_count(m->h4), ew_map_count(m->h6));
+	*hashes = ew_fd_entry_bytes(st.n4, st.n6);
 	return *fixed + *hashes;
+}
+
+void ew_fd_counts(const struct ew_fd_maps *m, uint32_t *n4, uint32_t *n6)
+{
+	struct ew_fd_state st = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(m->state, &zero, &st);
+	*n4 = st.n4;
+	*n6 = st.n6;
 }
 
 /* --- the state directory ------------------------------------------------------------ */

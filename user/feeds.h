@@ -131,6 +131,8 @@ int ew_fd_apply(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size
 uint64_t ew_fd_feed_hits(const struct ew_fd_maps *m, int id, const struct ew_feed *f);
 /* Bytes of kernel memory the feed tables hold (fixed arrays plus hash entries). */
 uint64_t ew_fd_table_bytes(const struct ew_fd_maps *m, uint64_t *fixed, uint64_t *hashes);
+/* Entries of the active set: IPv4 /25../32 addresses and IPv6 prefixes. */
+void ew_fd_counts(const struct ew_fd_maps *m, uint32_t *n4, uint32_t *n6);
 /* Estimated kernel bytes of n4 host (/25../32) and n6 IPv6 entries. */
 uint64_t ew_fd_entry_bytes(size_t hosts4, size_t n6);
 

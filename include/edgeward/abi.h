@@ -513,6 +513,8 @@ struct ew_iface {
 struct ew_fd_state {
 	__u32 active;			     /* 0 or 1, written with one aligned store */
 	__u32 serial;			     /* bumped by each swap; user space's cache of the hashes names it */
+	__u32 n4;			     /* entries of ew_fd4_32 in the active set */
+	__u32 n6;			     /* entries of ew_fd6 in the active set */
 	__u8 lens6[2][EW_FD6_LENS_MAX]; /* per plane: prefix lengths, longest first */
 	__u8 nlens6[2];
 	__u8 pad[6];
@@ -559,7 +561,7 @@ _Static_assert(sizeof(struct ew_pfx_val) == 48, "ew_pfx_val size");
 _Static_assert(sizeof(struct ew_flow_key) == 40, "ew_flow_key size");
 _Static_assert(sizeof(struct ew_flow) == 64, "ew_flow size");
 _Static_assert(sizeof(struct ew_iface) == 32, "ew_iface size");
-_Static_assert(sizeof(struct ew_fd_state) == 80, "ew_fd_state size");
+_Static_assert(sizeof(struct ew_fd_state) == 88, "ew_fd_state size");
 _Static_assert(sizeof(struct ew_fd_class) == 16, "ew_fd_class size");
 _Static_assert(sizeof(struct ew_fd_slot) == 8, "ew_fd_slot size");
 _Static_assert(sizeof(struct ew_feed) == 232, "ew_feed size");
