@@ -54,7 +54,7 @@ static double now_ms(void)
 /*
  * IPv4 mix, like merged public block lists: 70% single addresses (ipsum, Tor,
  * scanners), 20% /24, 10% /16../23 (Spamhaus DROP, FireHOL); unicast space
- * 1.0.0.0-223.255.255.255, host bits cleared.
+ * 1.0.0.0-223.255.255.255 except 198.18.0.0/15, host bits cleared.
  */
 static void gen_v4(struct ew_prefix *p)
 {
@@ -62,6 +62,8 @@ static void gen_v4(struct ew_prefix *p)
 	uint32_t a = 0x01000000u + (uint32_t)(r % (0xe0000000u - 0x01000000u)), pick = (r >> 40) % 100;
 	unsigned int len = pick < 70 ? 32 : pick < 90 ? 24 : 16 + (unsigned int)((r >> 48) % 8);
 
+	if ((a & 0xfffe0000u) == 0xc6120000u)
+		a ^= 0x01000000u; /* keep 198.18.0.0/15 free for the unlisted sources */
 	a &= 0xffffffffu << (32 - len);
 	memset(p, 0, sizeof(*p));
 	p->family = 4;
