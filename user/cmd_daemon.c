@@ -571,6 +571,8 @@ int cmd_daemon(int argc, char **argv)
 	}
 	if (ew_require_caps(EW_NEED_BPF | EW_NEED_NET) || ew_abi_check())
 		return 1;
+	/* Scrapes come every few seconds; counting a big flow table takes seconds. */
+	ew_counters_flows_max_age_s = 30;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);

@@ -10,6 +10,8 @@
  * (its JSON key, label names, value names, metric names) and one source.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,6 +226,27 @@ static int src_events(struct ew_counters *c)
 }
 
 /* ew_flows: live entries; entries are only removed by LRU eviction. */
+int ew_counters_flows_max_age_s;
+
+/* Counting a million flows takes about 2 s: the daemon reuses a recent count. */
+static long flows_live(int fd)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static long cached = -1;
+	static time_t at;
+	time_t now = time(NULL);
+	long n;
+
+	pthread_mutex_lock(&lock);
+	if (cached < 0 || !ew_counters_flows_max_age_s || now - at >= ew_counters_flows_max_age_s) {
+		cached = ew_flows_count(fd);
+		at = now;
+	}
+	n = cached;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 static int src_flow_table(struct ew_counters *c)
 {
 	int fd = ew_map_open("ew_flows");
@@ -232,8 +255,10 @@ static int src_flow_table(struct ew_counters *c)
 
 	if (fd < 0)
 		return -1;
-	live = ew_map_count(fd);
+	live = flows_live(fd);
 	close(fd);
+	if (live < 0)
+		return -1;
 	r = row_add(c, &g_flow_table);
 	if (!r)
 		return -1;
