@@ -28,7 +28,7 @@ static const char usage[] =
 	"                   ja4-mapping-csv, ja3-sslbl\n"
 	"  --action ACT     drop (default), flag or allow\n"
 	"  --min-score N    ipsum: only addresses on at least N lists (default 1)\n"
-	"  --max-bad PCT    refuse the file above PCT%% bad lines (default 1)\n"
+	"  --max-bad PCT    refuse the file above PCT% bad lines (default 1)\n"
 	"  --allow-empty    accept a file without entries (empties the feed)\n"
 	"  --max-size BYTES refuse larger files (default 256 MiB)\n"
 	"  --check          validate the file only; load nothing\n"
