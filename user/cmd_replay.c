@@ -27,17 +27,19 @@ static const char usage[] =
 	"  --block-file FILE        entries one per line, PREFIX[=ACTION], # comments\n"
 	"  --fp ja4|ja3:VALUE=ACTION  fingerprint rule\n";
 
+/* Rules from the command line and files, parsed before anything is loaded. */
 struct rules {
-	int fd4, fd6;
+	struct ew_prefix *pfx;
+	int *action;
 	int n;
 };
 
 static int add_block(struct rules *ru, const char *spec, const char *where)
 {
-	struct ew_prefix p;
+	struct ew_prefix p, *np;
 	char err[256], buf[64];
 	bool cleared;
-	int action;
+	int action, *na;
 
 	if (ew_block_spec_parse(spec, &p, &action, &cleared, err, sizeof(err))) {
 		ew_err("%s%s%s", where ? where : "", where ? ": " : "", err);
@@ -47,11 +49,32 @@ static int add_block(struct rules *ru, const char *spec, const char *where)
 		ew_prefix_fmt(&p, buf, sizeof(buf));
 		ew_warn("%s%s'%s' has host bits set: using %s", where ? where : "", where ? ": " : "", spec, buf);
 	}
-	if (ew_pfx_put(ru->fd4, ru->fd6, &p, action, "replay")) {
-		ew_err("adding %s: %s", spec, strerror(errno));
+	np = realloc(ru->pfx, (ru->n + 1) * sizeof(*np));
+	if (np)
+		ru->pfx = np;
+	na = realloc(ru->action, (ru->n + 1) * sizeof(*na));
+	if (na)
+		ru->action = na;
+	if (!np || !na)
 		return -1;
+	ru->pfx[ru->n] = p;
+	ru->action[ru->n++] = action;
+	return 0;
+}
+
+/* Write the rules into the replay's private maps. */
+static int load_rules(struct ew_replay *r, const struct rules *ru)
+{
+	int fd4 = ew_replay_map_fd(r, "ew_pfx4"), fd6 = ew_replay_map_fd(r, "ew_pfx6");
+	char buf[64];
+
+	for (int i = 0; i < ru->n; i++) {
+		if (ew_pfx_put(fd4, fd6, &ru->pfx[i], ru->action[i], "replay")) {
+			ew_prefix_fmt(&ru->pfx[i], buf, sizeof(buf));
+			ew_err("adding %s: %s", buf, strerror(errno));
+			return -1;
+		}
 	}
-	ru->n++;
 	return 0;
 }
 
@@ -185,6 +208,7 @@ int cmd_replay(int argc, char **argv)
 	json_object **rows = NULL;
 	const char *path;
 	size_t n = 0;
+	long npkts;
 
 	if (!blocks || !block_files || !fps)
 		return 1;
@@ -216,11 +240,6 @@ int cmd_replay(int argc, char **argv)
 	if (ew_require_caps(EW_NEED_BPF))
 		goto out;
 
-	r = ew_replay_new(monitor, ew_replay_scan(path));
-	if (!r)
-		goto out;
-	ru.fd4 = ew_replay_map_fd(r, "ew_pfx4");
-	ru.fd6 = ew_replay_map_fd(r, "ew_pfx6");
 	{
 		int bad = 0;
 
@@ -235,6 +254,13 @@ int cmd_replay(int argc, char **argv)
 		if (bad)
 			goto out;
 	}
+	/* A bad file fails here, before the (slow) load of the data path. */
+	npkts = ew_replay_scan(path);
+	if (npkts < 0)
+		goto out;
+	r = ew_replay_new(monitor, npkts);
+	if (!r || load_rules(r, &ru))
+		goto out;
 	if (ew_replay_file(r, path))
 		goto out;
 
@@ -266,6 +292,8 @@ out:
 		json_object_put(rows[i]);
 	free(rows);
 	ew_replay_free(r);
+	free(ru.pfx);
+	free(ru.action);
 	free(blocks);
 	free(block_files);
 	free(fps);

@@ -246,7 +246,7 @@ struct ew_replay_flow {
  * tables sized for that many packets (-1: the live size).
  */
 struct ew_replay *ew_replay_new(bool monitor, long packets);
-/* Packets in a capture, -1 if unreadable (ew_replay_file says why). */
+/* Packets in a capture; -1 after naming the file (and packet) if it cannot be replayed. */
 long ew_replay_scan(const char *path);
 void ew_replay_free(struct ew_replay *r);
 /* A private map's fd by name, to load rules before the run; -1 if none. */

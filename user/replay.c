@@ -423,46 +423,61 @@ bool ew_replay_linktype_ok(int dlt)
 	       dlt == DLT_LOOP || dlt == DLT_RAW || dlt == DLT_IPV4 || dlt == DLT_IPV6;
 }
 
-long ew_replay_scan(const char *path)
+/* Open a capture of a supported link type; NULL after saying why. */
+static pcap_t *open_capture(const char *path, int *dlt)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+
+	if (!pc) {
+		ew_err("%s: not a readable pcap or pcapng capture: %s", path, errbuf);
+		return NULL;
+	}
+	*dlt = pcap_datalink(pc);
+	if (!ew_replay_linktype_ok(*dlt)) {
+		ew_err("%s: link type %s (%d) is not supported (Ethernet, Linux cooked v1/v2, raw IP, "
+		       "null/loopback are)", path, pcap_datalink_val_to_name(*dlt) ?: "?", *dlt);
+		pcap_close(pc);
+		return NULL;
+	}
+	return pc;
+}
+
+long ew_replay_scan(const char *path)
+{
 	struct pcap_pkthdr *h;
 	const u_char *data;
-	pcap_t *pc = pcap_open_offline(path, errbuf);
 	long n = 0;
+	int dlt, rc;
+	pcap_t *pc = open_capture(path, &dlt);
 
 	if (!pc)
 		return -1;
-	while (pcap_next_ex(pc, &h, &data) == 1)
+	while ((rc = pcap_next_ex(pc, &h, &data)) == 1)
 		n++;
+	if (rc == PCAP_ERROR) {
+		ew_err("%s: packet %ld: %s", path, n + 1, pcap_geterr(pc));
+		n = -1;
+	}
 	pcap_close(pc);
 	return n;
 }
 
 int ew_replay_file(struct ew_replay *r, const char *path)
 {
-	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	uint8_t *frame = malloc(EW_REPLAY_FRAME_MAX);
 	unsigned long n = 0;
 	uint32_t len;
-	pcap_t *pc;
+	pcap_t *pc = NULL;
 	int dlt, rc, ret = -1;
 
 	if (!frame)
 		return -1;
-	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-	if (!pc) {
-		ew_err("%s: not a readable pcap or pcapng capture: %s", path, errbuf);
+	pc = open_capture(path, &dlt);
+	if (!pc)
 		goto out;
-	}
-	dlt = pcap_datalink(pc);
-	if (!ew_replay_linktype_ok(dlt)) {
-		ew_err("%s: link type %s (%d) is not supported (Ethernet, Linux cooked v1/v2, raw IP, "
-		       "null/loopback are)", path, pcap_datalink_val_to_name(dlt) ?: "?", dlt);
-		goto out;
-	}
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
 		n++;
 		if (to_ethernet(dlt, data, h->caplen, frame, &len) || len < ETH_HLEN) {

@@ -90,8 +90,8 @@ print(sum(json.loads(l)["packets_in"] + json.loads(l)["packets_out"] for l in op
 # --- rules --------------------------------------------------------------------------
 t_rules() {
 	local j=$EW_TMP/rules.json port
-	port=$(rp -j "$CAPS/curl.pcap" | json_get 'd["sport"]')
-	rp -j "$CAPS/curl.pcap" >"$j"
+	port=$(json_get 'd["sport"]' <"$EW_TMP/curl.json")
+	cp "$EW_TMP/curl.json" "$j"
 	check replay_no_rule_passes "verdict $(field "$j" "$port" verdict)" [ "$(field "$j" "$port" verdict)" = pass ]
 	rp -j --block 198.18.0.1 "$CAPS/curl.pcap" >"$j"
 	check replay_block_drops "verdict $(field "$j" "$port" verdict), reasons $(field "$j" "$port" reasons)" \
@@ -107,7 +107,7 @@ t_rules() {
 	check replay_block_other_passes "verdict $(field "$j" "$port" verdict)" [ "$(field "$j" "$port" verdict)" = pass ]
 
 	printf '# lab clients\n2001:db8:e7::/48=drop  # v6\n198.18.0.0/15=flag\n' >"$EW_TMP/bl.txt"
-	port=$(rp -j "$CAPS/curl-ipv6.pcap" | json_get 'd["sport"]')
+	port=$(json_get 'd["sport"]' <"$EW_TMP/curl-ipv6.json")
 	rp -j --block-file "$EW_TMP/bl.txt" "$CAPS/curl-ipv6.pcap" >"$j"
 	check replay_block_file_v6 "verdict $(field "$j" "$port" verdict)" [ "$(field "$j" "$port" verdict)" = drop ]
 	printf '198.18.0.0/15\n\n198.18.0.300/32\n' >"$EW_TMP/bad.txt"
@@ -125,8 +125,7 @@ t_rules() {
 
 # --- the clock: time-based state gets the capture's timestamps -----------------------------
 t_clock() {
-	local j=$EW_TMP/clock.json want got
-	rp -j "$CAPS/curl.pcap" >"$j"
+	local j=$EW_TMP/curl.json want got
 	want=$(capinfos -uM "$CAPS/curl.pcap" | awk -F': *' '/Capture duration/ {printf "%d", $2 * 1000000 + 0.5}')
 	got=$("$EW_PY" -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["duration_us"])' "$j")
 	check replay_capture_clock "kernel saw the flow last ${got}us after its first packet, capture says ${want}us" \
@@ -136,7 +135,7 @@ t_clock() {
 # --- direction without a SYN ---------------------------------------------------------------
 t_direction() {
 	local j=$EW_TMP/dir.json port
-	port=$(rp -j "$CAPS/curl.pcap" | json_get 'd["sport"]')
+	port=$(json_get 'd["sport"]' <"$EW_TMP/curl.json")
 	editcap "$CAPS/curl.pcap" "$EW_TMP/nosyn.pcap" 1-3 # drop the handshake
 	rp -j "$EW_TMP/nosyn.pcap" >"$j"
 	check replay_no_syn_server_port "client $(field "$j" "$port" src) by $(field "$j" "$port" client_by)" \
@@ -177,7 +176,7 @@ EOF
 t_linktypes() {
 	local cap kind ref got
 	for cap in curl curl-ipv6; do
-		ref=$(rp -j "$CAPS/$cap.pcap")
+		ref=$(cat "$EW_TMP/$cap.json")
 		for kind in sll sll2 null; do
 			relink "$CAPS/$cap.pcap" "$EW_TMP/$cap-$kind.pcap" "$kind"
 			got=$(rp -j "$EW_TMP/$cap-$kind.pcap" 2>&1)
@@ -268,7 +267,7 @@ t_live_pins() {
 	check replay_creates_no_pins "$nopins exists after a replay" [ ! -e "$nopins" ]
 }
 
-t_corpus
+t_corpus # first: the others reuse its results
 t_rules
 t_clock
 t_direction
