@@ -14,6 +14,8 @@ PKGS=(
 	libcap2-bin util-linux coreutils
 	# replay tests (editcap), tests/captures/record.sh (chromium optional, by hand)
 	tshark tcpdump ethtool gnutls-bin
+	# make bench: scripts/bench-feeds.sh times each load with /usr/bin/time
+	time
 )
 
 missing=()
