@@ -35,8 +35,10 @@ BF_SIZES=${BF_SIZES:-10000 100000 1000000}
 BF_CHURN=${BF_CHURN:-1}
 BF_NFT_MAX=${BF_NFT_MAX:-1000000}
 BF_LOOKUP_SIZES=${BF_LOOKUP_SIZES:-0,10000,100000,1000000}
-BF_REPEAT=${BF_REPEAT:-200}
-BF_FRAMES=${BF_FRAMES:-2048}
+# Each BPF_PROG_TEST_RUN of an XDP program swaps the XDP dispatcher, an RCU
+# grace period per call: fewer frames, more repeats keep the run in minutes.
+BF_REPEAT=${BF_REPEAT:-2000}
+BF_FRAMES=${BF_FRAMES:-256}
 BF_MD=${BF_MD:-$OUT/bench-feeds.md}
 
 die() { echo "bench-feeds: $*" >&2; exit 1; }
@@ -53,6 +55,7 @@ export EDGEWARD_STATE_DIR=$TMP/state
 
 cleanup() {
 	trap - EXIT INT TERM HUP
+	set +e
 	[ -e "$EDGEWARD_PIN_DIR/ew_ifaces" ] && nsenter --net="/run/netns/$NS" "$EW" detach "$IF" >/dev/null 2>&1
 	ip netns del "$NS" 2>/dev/null
 	[ -d "$EDGEWARD_PIN_DIR" ] && rm -rf "$EDGEWARD_PIN_DIR"
