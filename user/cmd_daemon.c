@@ -34,8 +34,8 @@
 static const char usage[] =
 	"usage: edgeward daemon --config FILE [--check] [--detach-on-exit]\n"
 	"\n"
-	"Attaches to the configured interfaces, loads the configured block list and\n"
-	"threat feeds (with `edgeward feed load`),\n"
+	"Attaches to the configured interfaces, loads the configured block list,\n"
+	"threat feeds (with `edgeward feed load`) and detector policy,\n"
 	"serves Prometheus metrics (HTTP /metrics and/or a node_exporter textfile),\n"
 	"logs a line per data-path event to stderr, and re-reads FILE on SIGHUP and\n"
 	"when FILE or a block-file changes. A configuration with errors is refused\n"
@@ -340,6 +340,29 @@ static int apply_feeds(const struct ew_dcfg *n, const struct ew_dcfg *old)
 	return ret;
 }
 
+/* Detector policy and thresholds through `edgeward policy`. A reason that
+ * leaves the file goes back to flag, the default; thresholds keep their value. */
+static int apply_policy(const struct ew_dcfg *n, const struct ew_dcfg *old)
+{
+	int ret = 0;
+
+	for (int bit = 1; bit < EW_EV_MAX; bit++) {
+		const char *want = n->policy[bit][0] ? n->policy[bit] : old && old->policy[bit][0] ? "flag" : NULL;
+		char *argv[] = { "policy", "set", (char *)ew_evidence_name(bit), (char *)want, NULL };
+
+		if (want && run_cmd(cmd_policy, argv))
+			ret = -1;
+	}
+	for (int i = 0; i < n->nthresholds; i++) {
+		char *argv[] = { "policy", "threshold", (char *)n->thresholds[i].name, (char *)n->thresholds[i].value,
+				 NULL };
+
+		if (run_cmd(cmd_policy, argv))
+			ret = -1;
+	}
+	return ret;
+}
+
 /* --- watching the files ---------------------------------------------------------- */
 
 static void watch_files(struct daemon *d, const struct ew_dcfg *c)
@@ -448,7 +471,7 @@ static int load(struct daemon *d, const char *path)
 		}
 	}
 	if (apply_ifaces(&n, d->have_cur ? &d->cur : NULL) || apply_blocks(&n) ||
-	    apply_feeds(&n, d->have_cur ? &d->cur : NULL))
+	    apply_feeds(&n, d->have_cur ? &d->cur : NULL) || apply_policy(&n, d->have_cur ? &d->cur : NULL))
 		ret = -1;
 	if (new_srv) {
 		ew_metrics_stop(d->srv);

@@ -84,8 +84,19 @@ static const struct ew_group g_feeds = {
 	.help = { "Packets whose source a threat feed held, by feed.", "Prefixes loaded from each threat feed." },
 };
 
+static const struct ew_group g_detectors = {
+	.json = "detectors",
+	.style = EW_JSON_ROWS,
+	.labels = { "detector", "policy" },
+	.values = { "flows" },
+	.metrics = { "edgeward_detector_flows_total" },
+	.types = { "counter" },
+	.help = { "Flows a detector's evidence marked, by detector and its policy." },
+};
+
 /* Every group: JSON has each key even when its source has no rows. */
-static const struct ew_group *const groups[] = { &g_stats, &g_events, &g_flow_table, &g_blocklist, &g_ring, &g_feeds };
+static const struct ew_group *const groups[] = { &g_stats, &g_events, &g_flow_table, &g_blocklist, &g_ring, &g_feeds,
+						  &g_detectors };
 
 /* Names of enum ew_counter, as JSON keys and Prometheus event labels. */
 static const char *const counter_names[EW_COUNTER_MAX] = {
@@ -391,6 +402,45 @@ static int src_feeds(struct ew_counters *c)
 	return 0;
 }
 
+/* ew_evcount + ew_detcfg: flows each detector's evidence marked, with its policy. */
+static int src_detectors(struct ew_counters *c)
+{
+	static const char *const policies[] = { [EW_P_FLAG] = "flag", [EW_P_DROP] = "drop", [EW_P_OFF] = "off" };
+	struct ew_detect_cfg cfg = {};
+	int fd = map_open_quiet("ew_evcount"), cfd;
+	__u64 *pv;
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return 0;
+	cfd = map_open_quiet("ew_detcfg");
+	if (cfd >= 0) {
+		if (bpf_map_lookup_elem(cfd, &zero, &cfg))
+			memset(&cfg, 0, sizeof(cfg));
+		close(cfd);
+	}
+	pv = calloc(c->ncpus, sizeof(*pv));
+	for (__u32 i = 0; pv && i < EW_EV_MAX; i++) {
+		struct ew_row *r;
+
+		if (bpf_map_lookup_elem(fd, &i, pv) || !ew_evidence_name(i))
+			continue;
+		r = row_add(c, &g_detectors);
+		if (!r)
+			break;
+		row_label(r, 0, ew_evidence_name(i));
+		row_label(r, 1, i == 0 ? "rules" : cfg.policy[i] < 3 ? policies[cfg.policy[i]] : "unknown");
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			r->v[0] += pv[cpu];
+			if (r->pc)
+				r->pc[cpu * EW_VALUES_MAX] = pv[cpu];
+		}
+	}
+	free(pv);
+	close(fd);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*read)(struct ew_counters *c);
@@ -401,6 +451,7 @@ static const struct {
 	{ "ew_pfx4/ew_pfx6", src_blocklist },
 	{ "ew_evstate", src_ring },
 	{ "ew_feeds", src_feeds },
+	{ "ew_evcount", src_detectors },
 };
 
 int ew_counters_read(struct ew_counters *c, bool per_cpu)

@@ -207,6 +207,59 @@ static void feed(struct parse *p, int n, char **w)
 		memcpy(c->files[c->nfiles++], w[2], strlen(w[2]) + 1);
 }
 
+/* policy REASON drop|flag|off, as `edgeward policy set`. */
+static void policy(struct parse *p, int n, char **w)
+{
+	int bit = n == 3 ? ew_evidence_parse(w[1]) : -1;
+
+	if (n != 3) {
+		perr(p, "policy takes REASON drop|flag|off");
+		return;
+	}
+	/* fp_rule follows the rules' own actions; the detectors' reasons have a policy. */
+	if (bit <= 0 || bit >= EW_EV_MAX) {
+		perr(p, "policy: '%s' is not relay_rtt, tunnel_mss, stack_mismatch, conn_rate or fanout", w[1]);
+		return;
+	}
+	if (strcmp(w[2], "drop") && strcmp(w[2], "flag") && strcmp(w[2], "off")) {
+		perr(p, "policy %s: '%s' is not drop, flag or off", w[1], w[2]);
+		return;
+	}
+	strcpy(p->c->policy[bit], w[2]);
+}
+
+/* threshold NAME VALUE, as `edgeward policy threshold`. */
+static void threshold(struct parse *p, int n, char **w)
+{
+	static const char *const names[] = { "relay-gap-us", "relay-ratio-pct", "rate-per-s", "rate-burst",
+					     "rate-v4-prefix", "rate-v6-prefix", "fanout-sources" };
+	struct ew_dcfg *c = p->c;
+	bool known = false;
+	char *end;
+
+	if (n != 3) {
+		perr(p, "threshold takes NAME VALUE");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		known |= !strcmp(names[i], w[1]);
+	if (!known) {
+		perr(p, "threshold: unknown name '%s' (`edgeward policy --help` lists them)", w[1]);
+		return;
+	}
+	if (strtoul(w[2], &end, 10), *end || !*w[2] || strlen(w[2]) >= sizeof(c->thresholds[0].value)) {
+		perr(p, "threshold %s: '%s' is not a number", w[1], w[2]);
+		return;
+	}
+	if (c->nthresholds == (int)(sizeof(c->thresholds) / sizeof(c->thresholds[0]))) {
+		perr(p, "too many thresholds");
+		return;
+	}
+	strcpy(c->thresholds[c->nthresholds].name, w[1]);
+	strcpy(c->thresholds[c->nthresholds].value, w[2]);
+	c->nthresholds++;
+}
+
 static void directive(struct parse *p, int n, char **w)
 {
 	struct ew_dcfg *c = p->c;
@@ -286,7 +339,11 @@ static void directive(struct parse *p, int n, char **w)
 		yes_no(p, k, n, w, &c->drop_caps);
 	} else if (!strcmp(k, "feed")) {
 		feed(p, n, w);
-	} else if (!strcmp(k, "fp") || !strcmp(k, "policy") || !strcmp(k, "detector")) {
+	} else if (!strcmp(k, "policy")) {
+		policy(p, n, w);
+	} else if (!strcmp(k, "threshold")) {
+		threshold(p, n, w);
+	} else if (!strcmp(k, "fp") || !strcmp(k, "detector")) {
 		perr(p, "'%s' is not supported in this build", k);
 	} else {
 		perr(p, "unknown directive '%s'", k);

@@ -202,6 +202,11 @@ struct ew_dcfg {
 	char path[1024];
 	struct ew_dcfg_feed feeds[EW_FEEDS_MAX];
 	int nfeeds;
+	char policy[EW_EV_MAX][8]; /* per evidence bit: drop, flag, off; "" not configured */
+	struct {
+		char name[24], value[24];
+	} thresholds[16]; /* `policy threshold NAME VALUE` */
+	int nthresholds;
 	struct ew_dcfg_iface ifaces[EW_DCFG_IFACES_MAX];
 	int nifaces;
 	struct ew_dcfg_block *blocks;

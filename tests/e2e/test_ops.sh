@@ -218,6 +218,8 @@ metrics 127.0.0.1:$MPORT
 metrics-textfile $EW_TMP/textfile.prom
 metrics-interval 1
 feed opsfeed $EW_TMP/feed.txt format cidr action flag
+policy conn_rate drop
+threshold rate-burst 77
 EOF
 	printf '# ops test feed\n198.18.2.0/24\n' >"$EW_TMP/feed.txt"
 	check daemon_check_ok "--check refused a good file" cfg_check "$CONF"
@@ -265,6 +267,12 @@ EOF
 		[ "$(ew stats -j | json_get "[(f['feed'], f['entries']) for f in d['feeds']]")" = "[('opsfeed', 1)]" ]
 	cp "$EW_TMP/feed.good" "$EW_TMP/feed.txt"
 
+	# Detector policy and thresholds from the file, and per-detector series on /metrics.
+	check daemon_policy_applied "policy list: $(ew policy list -j)" \
+		[ "$(ew policy list -j | json_get "([r['action'] for r in d['reasons'] if r['reason'] == 'conn_rate'], d['thresholds']['rate-burst'])")" = "(['drop'], 77)" ]
+	check daemon_detector_metrics "detector series: $(grep detector_ "$m" | tr '\n' ' ')" \
+		grep -q '^edgeward_detector_flows_total{detector="conn_rate",policy="drop"} [0-9]' "$m"
+
 	# It dropped to the capabilities it needs: CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39).
 	caps=$(awk '/^CapEff/ { print $2 }' "/proc/$DPID/status")
 	check daemon_capabilities "CapEff $caps" [ "$caps" = 000000c000001000 ]
@@ -285,11 +293,13 @@ EOF
 		[ "$(cfg_blocks)" = "['198.18.2.0/24', '198.18.3.0/24']" ]
 	# An entry leaving the file leaves the block list; `block add` entries are not the daemon's.
 	ew block add 198.18.9.9 --label manual >/dev/null
-	sed -i 's| 198.18.2.0/24||' "$CONF"
+	sed -i 's| 198.18.2.0/24||; /^policy conn_rate drop/d' "$CONF"
 	kill -HUP "$DPID"
 	wait_for 5 cfg_is "['198.18.3.0/24']"
 	check daemon_reload_removes "config entries: $(cfg_blocks), manual kept: $(ew block list -j | grep -c 198.18.9.9)" \
 		[ "$(cfg_blocks)" = "['198.18.3.0/24']" -a "$(ew block list -j | grep -c 198.18.9.9)" = 1 ]
+	check daemon_reload_policy_default "conn_rate after its line left: $(ew policy list -j | json_get "[r['action'] for r in d['reasons'] if r['reason'] == 'conn_rate']")" \
+		[ "$(ew policy list -j | json_get "[r['action'] for r in d['reasons'] if r['reason'] == 'conn_rate']")" = "['flag']" ]
 	ew block del 198.18.9.9 >/dev/null
 
 	# Under a supervisor loop, kill -9 and restart: the pinned counters carry on.

@@ -62,7 +62,9 @@ EW_TEST(daemon_cfg_valid)
 		 "metrics-interval 5\n"
 		 "log-events no\n"
 		 "detach-on-exit yes\n"
-		 "feed tor %s format cidr action flag\n",
+		 "feed tor %s format cidr action flag\n"
+		 "policy conn_rate drop\n"
+		 "threshold rate-per-s 50\n",
 		 bpath, bpath);
 	ok = ASSERT_EQ(parse_text(text, &c, path, err, sizeof(err)), 0) && ASSERT_STREQ(err, "") &&
 	     ASSERT_EQ(c.nifaces, 1) && ASSERT_STREQ(c.ifaces[0].name, "lo") && ASSERT_EQ(c.ifaces[0].mode, 2) &&
@@ -71,7 +73,9 @@ EW_TEST(daemon_cfg_valid)
 	     ASSERT_EQ(c.blocks[3].p.len, 48) && ASSERT_STREQ(c.metrics, "[::1]:19470") &&
 	     ASSERT_EQ(c.metrics_addr.ss_family, AF_INET6) && ASSERT_EQ(c.interval_s, 5) && ASSERT_TRUE(!c.log_events) &&
 	     ASSERT_TRUE(c.detach_on_exit) && ASSERT_TRUE(c.drop_caps) && ASSERT_EQ(c.nfeeds, 1) &&
-	     ASSERT_STREQ(c.feeds[0].format, "cidr") && ASSERT_STREQ(c.feeds[0].action, "flag") && ASSERT_EQ(c.nfiles, 2);
+	     ASSERT_STREQ(c.feeds[0].format, "cidr") && ASSERT_STREQ(c.feeds[0].action, "flag") && ASSERT_EQ(c.nfiles, 2) &&
+	     ASSERT_STREQ(c.policy[ew_evidence_parse("conn_rate")], "drop") && ASSERT_STREQ(c.policy[1], "") &&
+	     ASSERT_EQ(c.nthresholds, 1) && ASSERT_STREQ(c.thresholds[0].value, "50");
 	ew_dcfg_free(&c);
 	unlink(path);
 	unlink(bpath);
@@ -97,6 +101,10 @@ EW_TEST(daemon_cfg_errors_name_file_and_line)
 		{ "log-events maybe\n", 1, "yes or no" },
 		{ "metrics-textfile relative.prom\n", 1, "absolute" },
 		{ "fp ja4:t13d=drop\n", 1, "'fp' is not supported in this build" },
+		{ "policy conn_rate explode\n", 1, "not drop, flag or off" },
+		{ "policy fp_rule drop\n", 1, "is not relay_rtt" },
+		{ "threshold rate-per-s fast\n", 1, "not a number" },
+		{ "threshold warp-speed 9\n", 1, "unknown name 'warp-speed'" },
 		{ "feed tor /nonexistent/tor.txt\n", 1, "feed tor: /nonexistent/tor.txt: No such file" },
 		{ "feed tor /dev/null speed 3\n", 1, "not format, action or min-score" },
 		{ "feed tor /dev/null action explode\n", 1, "drop, flag or allow" },
