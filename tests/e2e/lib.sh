@@ -218,6 +218,20 @@ http_get() {
 	nsrun "$1" timeout 8 curl -sS -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time 5 "$2" 2>/dev/null
 	return 0
 }
+# http_expect NAME NS URL CODE [NS URL CODE]...: one request per triple; PASS
+# if every status code is the expected one ("000": no answer), else FAIL
+# listing them all.
+http_expect() {
+	local name=$1 ok=1 got why=""
+	shift
+	while [ $# -ge 3 ]; do
+		got=$(http_get "$1" "$2")
+		why+="$2 from $1: $got (want $3); "
+		[ "$got" = "$3" ] || ok=0
+		shift 3
+	done
+	if [ $ok = 1 ]; then pass "$name"; else fail "$name" "$why"; fi
+}
 # udp_sink ADDR PORT FILE: count datagrams to ADDR:PORT, one line each in FILE.
 udp_sink() {
 	bg "$EW_SRV" 600 "$EW_PY" -u "$EW_TRAFFIC" udp-sink --bind "$1" --port "$2" >"$3" 2>&1

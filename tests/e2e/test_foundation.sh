@@ -55,17 +55,14 @@ t_block() {
 	check pins_all_known "pinned but missing from ew_pinned_maps[] in user/pin.c: $unknown" [ -z "$unknown" ]
 	check attach_status "status does not list $EW_SIF" \
 		[ "$(ew status -j | json_get "[i['name'] for i in d['interfaces']]")" = "['$EW_SIF']" ]
-	check http_before_block "clients got $(http_get "$C1" "$URL1") and $(http_get "$C2" "$URL2")" \
-		[ "$(http_get "$C1" "$URL1")$(http_get "$C2" "$URL2")" = 200200 ]
+	http_expect http_before_block "$C1" "$URL1" 200 "$C2" "$URL2" 200
 
 	local drops0 bdrops0
 	drops0=$(stat_pkts xdp prefix drop)
 	ew block add 198.18.1.0/24 --label lab-c1 >/dev/null
 	check block_add "block add exited non-zero" [ $? -eq 0 ]
-	check block_drops_prefix "blocked client got $(http_get "$C1" "$URL1"), want 000" \
-		[ "$(http_get "$C1" "$URL1")" = 000 ]
-	check block_other_prefix_passes "other client got $(http_get "$C2" "$URL2"), want 200" \
-		[ "$(http_get "$C2" "$URL2")" = 200 ]
+	http_expect block_drops_prefix "$C1" "$URL1" 000
+	http_expect block_other_prefix_passes "$C2" "$URL2" 200
 	local drops bdrops
 	drops=$(stat_pkts xdp prefix drop)
 	bdrops=$(bpf_stat EW_HOOK_XDP EW_R_PREFIX EW_A_DROP)
@@ -76,8 +73,7 @@ t_block() {
 		= "[('198.18.1.0/24', 'drop', 'lab-c1', True)]" ]
 
 	ew block del 198.18.1.0/24 >/dev/null
-	check block_del_restores "after block del the client got $(http_get "$C1" "$URL1")" \
-		[ "$(http_get "$C1" "$URL1")" = 200 ]
+	http_expect block_del_restores "$C1" "$URL1" 200
 	check block_list_empty "block list not empty after del" [ "$(ew block list -j)" = "[]" ]
 }
 
@@ -86,7 +82,7 @@ t_actions() {
 	local f0 a0 port
 	f0=$(stat_pkts xdp prefix flag)
 	ew block add 198.18.2.0/24 --action flag --label watch >/dev/null
-	check flag_passes "flagged client got $(http_get "$C2" "$URL2"), want 200" [ "$(http_get "$C2" "$URL2")" = 200 ]
+	http_expect flag_passes "$C2" "$URL2" 200
 	traffic "$C2" 10 udp-send --src 198.18.2.2 --sport 40010 --dst 198.18.2.1 --port 9995 --count 5 >/dev/null
 	sleep 0.2
 	check flag_marks_flow "flow verdict $(flow_get 198.18.2.2 40010 198.18.2.1 9995 udp verdict)/$(flow_get 198.18.2.2 40010 198.18.2.1 9995 udp reason), xdp/prefix/flag $f0 -> $(stat_pkts xdp prefix flag)" \
@@ -99,8 +95,7 @@ t_actions() {
 	a0=$(stat_pkts xdp prefix allow)
 	ew block add 198.18.0.0/16 >/dev/null
 	ew block add 198.18.2.2/32 --action allow >/dev/null
-	check allow_wins "allowed client got $(http_get "$C2" "$URL2") (want 200), the other $(http_get "$C1" "$URL1") (want 000)" \
-		[ "$(http_get "$C2" "$URL2")" = 200 -a "$(http_get "$C1" "$URL1")" = 000 ]
+	http_expect allow_wins "$C2" "$URL2" 200 "$C1" "$URL1" 000
 	check allow_counted "xdp/prefix/allow did not grow" [ "$(stat_pkts xdp prefix allow)" -gt "$a0" ]
 	ew block del 198.18.0.0/16 198.18.2.2 >/dev/null
 	check block_list_empty_again "block list: $(ew block list -j)" [ "$(ew block list -j)" = "[]" ]
@@ -213,15 +208,13 @@ t_monitor() {
 		[ "$(ew status -j | json_get "[i['monitor'] for i in d['interfaces'] if i['name'] == '$EW_SIF']")" = "[True]" ]
 	wd0=$(stat_pkts xdp prefix would_drop)
 	d0=$(stat_pkts xdp prefix drop)
-	check monitor_passes "blocked client got $(http_get "$C1" "$URL1") in monitor mode, want 200" \
-		[ "$(http_get "$C1" "$URL1")" = 200 ]
+	http_expect monitor_passes "$C1" "$URL1" 200
 	wd1=$(stat_pkts xdp prefix would_drop)
 	d1=$(stat_pkts xdp prefix drop)
 	check monitor_counts_would_drop "would_drop $wd0 -> $wd1, drop $d0 -> $d1" \
 		[ "$wd1" -gt "$wd0" -a "$d1" = "$d0" ]
 	ew attach "$EW_SIF" >/dev/null
-	check monitor_off_enforces "blocked client got $(http_get "$C1" "$URL1") after re-attach without --monitor" \
-		[ "$(http_get "$C1" "$URL1")" = 000 ]
+	http_expect monitor_off_enforces "$C1" "$URL1" 000
 }
 
 # --- re-attach in place, a second interface, no unfiltered moment ---------------------
@@ -256,8 +249,7 @@ t_reattach() {
 	check second_iface_flows "flow from the second interface: $(flow_get 198.18.3.2 40003 198.18.3.1 9997 udp packets_in) packets, want 7" \
 		[ "$(flow_get 198.18.3.2 40003 198.18.3.1 9997 udp packets_in)" = 7 ]
 	ew block add 198.18.3.2 >/dev/null
-	check second_iface_blocks "client 3 got $(http_get "$C3" "http://198.18.3.1:$HTTP/hello.txt") while blocked" \
-		[ "$(http_get "$C3" "http://198.18.3.1:$HTTP/hello.txt")" = 000 ]
+	http_expect second_iface_blocks "$C3" "http://198.18.3.1:$HTTP/hello.txt" 000
 	ew block del 198.18.3.2/32 >/dev/null
 
 	# No unfiltered moment: a steady stream from a blocked source (20k/s) while
@@ -360,16 +352,14 @@ t_errors() {
 t_ipv6() {
 	local u1="http://[2001:db8:1::1]:$HTTP/hello.txt" u2="http://[2001:db8:2::1]:$HTTP/hello.txt"
 	ew block del 198.18.1.0/24 >/dev/null
-	check ipv6_http "v6 clients got $(http_get "$C1" "$u1") and $(http_get "$C2" "$u2")" \
-		[ "$(http_get "$C1" "$u1")$(http_get "$C2" "$u2")" = 200200 ]
+	http_expect ipv6_http "$C1" "$u1" 200 "$C2" "$u2" 200
 	local d0
 	d0=$(stat_pkts xdp prefix drop)
 	ew block add 2001:db8:1::/64 >/dev/null
-	check ipv6_block "blocked v6 client got $(http_get "$C1" "$u1") (want 000), its v4 $(http_get "$C1" "$URL1") (want 200), other v6 $(http_get "$C2" "$u2") (want 200)" \
-		[ "$(http_get "$C1" "$u1")" = 000 -a "$(http_get "$C1" "$URL1")" = 200 -a "$(http_get "$C2" "$u2")" = 200 ]
+	http_expect ipv6_block "$C1" "$u1" 000 "$C1" "$URL1" 200 "$C2" "$u2" 200
 	check ipv6_block_counted "xdp/prefix/drop did not grow" [ "$(stat_pkts xdp prefix drop)" -gt "$d0" ]
 	ew block del 2001:db8:1::/64 >/dev/null
-	check ipv6_unblock "v6 client got $(http_get "$C1" "$u1") after block del" [ "$(http_get "$C1" "$u1")" = 200 ]
+	http_expect ipv6_unblock "$C1" "$u1" 200
 
 	local n=23 size=200 fp fb
 	traffic "$C2" 10 udp-send --src 2001:db8:2::2 --sport 40005 --dst 2001:db8:2::1 --port 9996 \
@@ -389,11 +379,9 @@ t_generic() {
 	check generic_attached "bpftool net show: $(nsrun "$EW_SRV" bpftool net show dev "$S5")" \
 		[ "$(nsrun "$EW_SRV" bpftool -j net show dev "$S5" | json_get "[x['mode'] for e in d for x in e.get('xdp', [])]")" = "['generic']" ]
 	ew block add 198.18.5.0/24 >/dev/null
-	check generic_blocks "client 5 got $(http_get "$C5" "http://198.18.5.1:$HTTP/hello.txt") while blocked" \
-		[ "$(http_get "$C5" "http://198.18.5.1:$HTTP/hello.txt")" = 000 ]
+	http_expect generic_blocks "$C5" "http://198.18.5.1:$HTTP/hello.txt" 000
 	ew block del 198.18.5.0/24 >/dev/null
-	check generic_unblocks "client 5 got $(http_get "$C5" "http://198.18.5.1:$HTTP/hello.txt")" \
-		[ "$(http_get "$C5" "http://198.18.5.1:$HTTP/hello.txt")" = 200 ]
+	http_expect generic_unblocks "$C5" "http://198.18.5.1:$HTTP/hello.txt" 200
 	err=$(ew attach "$S5" 2>&1 >/dev/null)
 	if [ $? -ne 0 ] && [[ $err == *"generic mode"* ]]; then
 		pass mode_change_refused
@@ -453,7 +441,7 @@ t_detach() {
 	else
 		fail detach_no_progs "programs $ids still loaded"
 	fi
-	check detach_traffic_flows "client got $(http_get "$C1" "$URL1") after detach" [ "$(http_get "$C1" "$URL1")" = 200 ]
+	http_expect detach_traffic_flows "$C1" "$URL1" 200
 }
 
 t_block
