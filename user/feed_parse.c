@@ -610,8 +610,14 @@ int ew_feed_detect(const char *buf, size_t len)
 				char *tab = strchr(line, '\t');
 
 				any = true;
-				if (strlen(line) == 36 && ja4_valid(line))
-					return EW_FF_JA4;
+				if (strcspn(line, " \t") == 36) {
+					char tok[37];
+
+					memcpy(tok, line, 36);
+					tok[36] = 0;
+					if (ja4_valid(tok))
+						return EW_FF_JA4;
+				}
 				if (strchr(line, '/') || strpbrk(line, " #;"))
 					bare = false;
 				if (!tab || !isdigit((unsigned char)tab[1]))

@@ -121,6 +121,13 @@ EW_TEST(feed_samples_parse_with_explicit_format)
 	return true;
 }
 
+EW_TEST(feed_detect_ja4_with_label)
+{
+	static const char text[] = "t13d190900_9dc949149365_97f8aa674fd9 GoLang net/http\n";
+
+	return ASSERT_EQ(ew_feed_detect(text, sizeof(text) - 1), EW_FF_JA4);
+}
+
 EW_TEST(feed_format_names_round_trip)
 {
 	for (int f = 0; f < EW_FF_MAX; f++)
