@@ -257,17 +257,17 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 		}
 		memset(&fe, 0, sizeof(fe));
 	}
-	if (ew_fd_store_save(c.dir, name, d.pfx, d.npfx))
-		goto out;
 	{
 		struct ew_fd_feed me = { .id = id, .action = action, .pfx = d.pfx, .n = d.npfx };
 
 		if (apply_set(&c, id, &me, &rep)) {
 			ew_err("feed '%s' not loaded: nothing changed", name);
-			if (!fe.used)
-				ew_fd_store_del(c.dir, name);
 			goto out;
 		}
+		/* Kept for rebuilding when another feed changes; written once active. */
+		if (ew_fd_store_save(c.dir, name, d.pfx, d.npfx))
+			ew_warn("feed '%s' is active, but its entries could not be saved: the next load of "
+				"another feed will fail until '%s' is loaded again", name, name);
 	}
 	/* hits_base may have grown during the apply: re-read before writing. */
 	if (bpf_map_lookup_elem(c.m.feeds, &(__u32){ id }, &fe) || !fe.used)
