@@ -186,7 +186,7 @@ static __always_inline int ew_tcp_syn_fp(struct xdp_md *ctx, const struct ew_pkt
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ew_tcp_sig *s = &fp->sig;
-	__u32 l3 = p->l3_off & 0x3f, l4 = p->l4_off & 0xff, have, iphl, doff, tot;
+	__u32 l3 = p->l3_off & 0x3f, l4 = p->l4_off & 0xff, have, iphl, doff, tot, olen;
 	struct tcphdr *th;
 	__u8 *ip = data + l3;
 	__u8 tflags, *tb;
@@ -277,9 +277,17 @@ static __always_inline int ew_tcp_syn_fp(struct xdp_md *ctx, const struct ew_pkt
 	w->eol_pad = 0;
 	/* the scratch is per CPU: a longer layout from an earlier SYN must not leak into the key */
 	__builtin_memset(w->layout, 0, sizeof(w->layout));
-	if (w->len > EW_TCP_OPT_BYTES)
+	olen = doff - 20;
+	/*
+	 * Linux 6.1's verifier does not narrow a size to non-zero on a 32-bit
+	 * "== 0" test and rejects a possibly-zero size for the helper. Knowing
+	 * olen is a multiple of 4, clang turns "olen >= 4" into that test: hide
+	 * what it knows so a range compare stays (clang 14, 16, 19; kernel 6.1).
+	 */
+	asm volatile("" : "+r"(olen));
+	if (olen > EW_TCP_OPT_BYTES)
 		return -1;
-	if (w->len && bpf_xdp_load_bytes(ctx, l4 + 20, w->buf, w->len))
+	if (olen >= 4 && bpf_xdp_load_bytes(ctx, l4 + 20, w->buf, olen))
 		return -1;
 	{
 		struct ew_optctx oc = { .w = w };
