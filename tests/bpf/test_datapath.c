@@ -46,9 +46,13 @@ struct dp_case {
 #define V4 "198.18.0.1"
 #define V6 "2001:db8::1"
 
-static bool open_run(struct bpfrun *r, bool monitor)
+/* Fresh maps on the shared instance of this mode (loading once is what takes time). */
+static struct bpfrun *fresh(bool monitor)
 {
-	return ASSERT_EQ(bpfrun_open(r, &(struct bpfrun_opts){ .monitor = monitor }), 0);
+	struct bpfrun *r = bpfrun_shared(&(struct bpfrun_opts){ .monitor = monitor });
+
+	ASSERT_TRUE(r != NULL);
+	return r;
 }
 
 /* Counters after minus before must be exactly one packet of len bytes in one slot. */
@@ -171,13 +175,13 @@ static bool run_case(struct bpfrun *r, const struct dp_case *c)
 
 static bool run_table(const struct dp_case *rows, size_t n, bool monitor)
 {
-	struct bpfrun r;
+	struct bpfrun *r;
 	int failed = 0;
 
-	CHECK(open_run(&r, monitor));
+	r = fresh(monitor);
+	CHECK(r);
 	for (size_t i = 0; i < n; i++)
-		failed += !run_case(&r, &rows[i]);
-	bpfrun_close(&r);
+		failed += !run_case(r, &rows[i]);
 	if (failed)
 		EW_FAILF("%d of %zu rows failed", failed, n);
 	return !failed;
@@ -450,22 +454,22 @@ static bool flow_of(struct bpfrun *r, const struct pkt_info *in, struct ew_flow 
 EW_TEST(flow_second_packet_uses_cached_verdict)
 {
 	const struct pkt_spec syn = { 0 }, ack = { .tcp_flags = PKT_ACK, .fill = 100 };
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info i1, i2;
 	struct ew_flow fl;
 	struct ew_pfx_val pv;
 	bool ok;
 
-	CHECK(open_run(&r, false));
-	ok = ASSERT_EQ(bpfrun_prefix_add(&r, "198.18.0.0/24", EW_A_FLAG, NULL), 0) &&
-	     ASSERT_EQ(bpfrun_rules_changed(&r), 0) &&
-	     send_frame(&r, &syn, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_FLAG, 1, 1 }, &i1) &&
-	     send_frame(&r, &ack, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_FLAG, 0, 0 }, &i2) &&
-	     flow_of(&r, &i1, &fl) && ASSERT_EQ(fl.packets[0], 2) &&
+	r = fresh(false);
+	CHECK(r);
+	ok = ASSERT_EQ(bpfrun_prefix_add(r, "198.18.0.0/24", EW_A_FLAG, NULL), 0) &&
+	     ASSERT_EQ(bpfrun_rules_changed(r), 0) &&
+	     send_frame(r, &syn, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_FLAG, 1, 1 }, &i1) &&
+	     send_frame(r, &ack, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_FLAG, 0, 0 }, &i2) &&
+	     flow_of(r, &i1, &fl) && ASSERT_EQ(fl.packets[0], 2) &&
 	     ASSERT_EQ(fl.bytes[0], i1.len + i2.len) && ASSERT_EQ(fl.tcp_flags[0], PKT_SYN | PKT_ACK) &&
-	     ASSERT_EQ(fl.verdict, EW_A_FLAG) && ASSERT_EQ(bpfrun_flow_count(&r), 1) &&
-	     ASSERT_EQ(bpfrun_prefix_get(&r, "198.18.0.0/24", &pv), 0) && ASSERT_EQ(pv.hits, 1);
-	bpfrun_close(&r);
+	     ASSERT_EQ(fl.verdict, EW_A_FLAG) && ASSERT_EQ(bpfrun_flow_count(r), 1) &&
+	     ASSERT_EQ(bpfrun_prefix_get(r, "198.18.0.0/24", &pv), 0) && ASSERT_EQ(pv.hits, 1);
 	return ok;
 }
 
@@ -473,62 +477,62 @@ EW_TEST(flow_rule_change_redecides)
 {
 	const struct pkt_spec p = { .family = 6, .tcp_flags = PKT_ACK };
 	const struct step pass = { .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 0, 0 };
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info in;
 	struct ew_flow fl;
 	bool ok;
 
-	CHECK(open_run(&r, false));
-	ok = send_frame(&r, &p, &(struct step){ .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 1 }, &in) &&
+	r = fresh(false);
+	CHECK(r);
+	ok = send_frame(r, &p, &(struct step){ .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 1 }, &in) &&
 	     /* A new entry without a generation bump leaves the cached verdict. */
-	     ASSERT_EQ(bpfrun_prefix_add(&r, V6, EW_A_DROP, NULL), 0) && send_frame(&r, &p, &pass, &in) &&
+	     ASSERT_EQ(bpfrun_prefix_add(r, V6, EW_A_DROP, NULL), 0) && send_frame(r, &p, &pass, &in) &&
 	     /* The bump makes the flow re-decide once, then the drop sticks. */
-	     ASSERT_EQ(bpfrun_rules_changed(&r), 0) &&
-	     send_frame(&r, &p, &(struct step){ .ret = XDP_DROP, EW_R_PREFIX, EW_A_DROP, 1, 0 }, &in) &&
-	     send_frame(&r, &p, &(struct step){ .ret = XDP_DROP, EW_R_PREFIX, EW_A_DROP, 0, 0 }, &in) &&
-	     flow_of(&r, &in, &fl) && ASSERT_EQ(fl.verdict, EW_A_DROP) && ASSERT_EQ(fl.reason, EW_R_PREFIX) &&
-	     ASSERT_EQ(fl.gen, bpfrun_gen(&r)) && ASSERT_EQ(fl.packets[0], 4) &&
+	     ASSERT_EQ(bpfrun_rules_changed(r), 0) &&
+	     send_frame(r, &p, &(struct step){ .ret = XDP_DROP, EW_R_PREFIX, EW_A_DROP, 1, 0 }, &in) &&
+	     send_frame(r, &p, &(struct step){ .ret = XDP_DROP, EW_R_PREFIX, EW_A_DROP, 0, 0 }, &in) &&
+	     flow_of(r, &in, &fl) && ASSERT_EQ(fl.verdict, EW_A_DROP) && ASSERT_EQ(fl.reason, EW_R_PREFIX) &&
+	     ASSERT_EQ(fl.gen, bpfrun_gen(r)) && ASSERT_EQ(fl.packets[0], 4) &&
 	     /* Removing the entry lets the flow through again. */
-	     ASSERT_EQ(bpfrun_prefix_del(&r, V6), 0) && ASSERT_EQ(bpfrun_rules_changed(&r), 0) &&
-	     send_frame(&r, &p, &(struct step){ .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 0 }, &in) &&
-	     send_frame(&r, &p, &pass, &in) && flow_of(&r, &in, &fl) && ASSERT_EQ(fl.verdict, EW_A_PASS) &&
+	     ASSERT_EQ(bpfrun_prefix_del(r, V6), 0) && ASSERT_EQ(bpfrun_rules_changed(r), 0) &&
+	     send_frame(r, &p, &(struct step){ .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 0 }, &in) &&
+	     send_frame(r, &p, &pass, &in) && flow_of(r, &in, &fl) && ASSERT_EQ(fl.verdict, EW_A_PASS) &&
 	     ASSERT_EQ(fl.packets[0], 6);
-	bpfrun_close(&r);
 	return ok;
 }
 
 EW_TEST(flow_dropped_source_creates_none)
 {
 	const struct step drop = { .ret = XDP_DROP, EW_R_PREFIX, EW_A_DROP, 1, 0 };
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info in;
 	struct ew_pfx_val pv;
 	bool ok;
 
-	CHECK(open_run(&r, false));
-	ok = ASSERT_EQ(bpfrun_prefix_add(&r, "198.18.0.0/15", EW_A_DROP, NULL), 0) &&
-	     ASSERT_EQ(bpfrun_rules_changed(&r), 0) && send_frame(&r, &(struct pkt_spec){ 0 }, &drop, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ .sport = 40001 }, &drop, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ 0 }, &drop, &in) && ASSERT_EQ(bpfrun_flow_count(&r), 0) &&
-	     ASSERT_EQ(bpfrun_prefix_get(&r, "198.18.0.0/15", &pv), 0) && ASSERT_EQ(pv.hits, 3);
-	bpfrun_close(&r);
+	r = fresh(false);
+	CHECK(r);
+	ok = ASSERT_EQ(bpfrun_prefix_add(r, "198.18.0.0/15", EW_A_DROP, NULL), 0) &&
+	     ASSERT_EQ(bpfrun_rules_changed(r), 0) && send_frame(r, &(struct pkt_spec){ 0 }, &drop, &in) &&
+	     send_frame(r, &(struct pkt_spec){ .sport = 40001 }, &drop, &in) &&
+	     send_frame(r, &(struct pkt_spec){ 0 }, &drop, &in) && ASSERT_EQ(bpfrun_flow_count(r), 0) &&
+	     ASSERT_EQ(bpfrun_prefix_get(r, "198.18.0.0/15", &pv), 0) && ASSERT_EQ(pv.hits, 3);
 	return ok;
 }
 
 EW_TEST(flow_monitor_would_drop_sticks)
 {
 	const struct pkt_spec p = { 0 };
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info in;
 	struct ew_flow fl;
 	bool ok;
 
-	CHECK(open_run(&r, true));
-	ok = ASSERT_EQ(bpfrun_prefix_add(&r, V4, EW_A_DROP, NULL), 0) && ASSERT_EQ(bpfrun_rules_changed(&r), 0) &&
-	     send_frame(&r, &p, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_WOULD_DROP, 1, 1 }, &in) &&
-	     send_frame(&r, &p, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_WOULD_DROP, 0, 0 }, &in) &&
-	     flow_of(&r, &in, &fl) && ASSERT_EQ(fl.verdict, EW_A_WOULD_DROP) && ASSERT_EQ(fl.packets[0], 2);
-	bpfrun_close(&r);
+	r = fresh(true);
+	CHECK(r);
+	ok = ASSERT_EQ(bpfrun_prefix_add(r, V4, EW_A_DROP, NULL), 0) && ASSERT_EQ(bpfrun_rules_changed(r), 0) &&
+	     send_frame(r, &p, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_WOULD_DROP, 1, 1 }, &in) &&
+	     send_frame(r, &p, &(struct step){ .ret = XDP_PASS, EW_R_PREFIX, EW_A_WOULD_DROP, 0, 0 }, &in) &&
+	     flow_of(r, &in, &fl) && ASSERT_EQ(fl.verdict, EW_A_WOULD_DROP) && ASSERT_EQ(fl.packets[0], 2);
 	return ok;
 }
 
@@ -551,25 +555,25 @@ static bool egress_counts_reply(int family, uint8_t proto)
 				      .dport = 8443 };
 	struct pkt_spec s2c = reply_of(&c2s, cs, sv);
 	const struct step none_tc = { EW_HOOK_TC, TC_ACT_OK, EW_R_NONE, EW_A_PASS, 0, 0 };
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info ic, is1, is2;
 	struct ew_flow fl;
 	bool ok;
 
 	s2c.tcp_flags = PKT_SYN | PKT_ACK;
 	s2c.fill = 33;
-	CHECK(open_run(&r, false));
-	ok = send_frame(&r, &c2s, &(struct step){ .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 1 }, &ic) &&
-	     send_frame(&r, &s2c, &none_tc, &is1);
+	r = fresh(false);
+	CHECK(r);
+	ok = send_frame(r, &c2s, &(struct step){ .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 1 }, &ic) &&
+	     send_frame(r, &s2c, &none_tc, &is1);
 	s2c.tcp_flags = PKT_ACK | PKT_FIN;
-	ok = ok && send_frame(&r, &s2c, &none_tc, &is2) && flow_of(&r, &ic, &fl) && ASSERT_EQ(fl.packets[0], 1) &&
+	ok = ok && send_frame(r, &s2c, &none_tc, &is2) && flow_of(r, &ic, &fl) && ASSERT_EQ(fl.packets[0], 1) &&
 	     ASSERT_EQ(fl.bytes[0], ic.len) && ASSERT_EQ(fl.packets[1], 2) &&
 	     ASSERT_EQ(fl.bytes[1], is1.len + is2.len) &&
 	     ASSERT_EQ(fl.tcp_flags[1], proto == IPPROTO_TCP ? PKT_SYN | PKT_ACK | PKT_FIN : 0) &&
-	     ASSERT_EQ(bpfrun_flow_count(&r), 1) &&
+	     ASSERT_EQ(bpfrun_flow_count(r), 1) &&
 	     /* The client's own direction seen on egress is not the reply. */
-	     send_frame(&r, &c2s, &(struct step){ EW_HOOK_TC, TC_ACT_OK, EW_R_UNTRACKED, EW_A_PASS, 0, 0 }, &ic);
-	bpfrun_close(&r);
+	     send_frame(r, &c2s, &(struct step){ EW_HOOK_TC, TC_ACT_OK, EW_R_UNTRACKED, EW_A_PASS, 0, 0 }, &ic);
 	return ok;
 }
 
@@ -583,38 +587,38 @@ EW_TEST(flow_tc_egress_of_dropped_flow)
 {
 	const struct pkt_spec c2s = { 0 };
 	struct pkt_spec s2c = reply_of(&c2s, V4, "198.18.0.2");
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info in;
 	bool ok;
 
 	/* A dropped source has no flow, so its egress (if any) is untracked. */
-	CHECK(open_run(&r, false));
-	ok = ASSERT_EQ(bpfrun_prefix_add(&r, V4, EW_A_DROP, NULL), 0) && ASSERT_EQ(bpfrun_rules_changed(&r), 0) &&
-	     send_frame(&r, &c2s, &(struct step){ .ret = XDP_DROP, EW_R_PREFIX, EW_A_DROP, 1, 0 }, &in) &&
-	     send_frame(&r, &s2c, &(struct step){ EW_HOOK_TC, TC_ACT_OK, EW_R_UNTRACKED, EW_A_PASS, 0, 0 }, &in);
-	bpfrun_close(&r);
+	r = fresh(false);
+	CHECK(r);
+	ok = ASSERT_EQ(bpfrun_prefix_add(r, V4, EW_A_DROP, NULL), 0) && ASSERT_EQ(bpfrun_rules_changed(r), 0) &&
+	     send_frame(r, &c2s, &(struct step){ .ret = XDP_DROP, EW_R_PREFIX, EW_A_DROP, 1, 0 }, &in) &&
+	     send_frame(r, &s2c, &(struct step){ EW_HOOK_TC, TC_ACT_OK, EW_R_UNTRACKED, EW_A_PASS, 0, 0 }, &in);
 	return ok;
 }
 
 EW_TEST(flow_distinct_tuples)
 {
 	const struct step newflow = { .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 1 };
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info in;
 	bool ok;
 
 	/* Each field of the 5-tuple makes a different flow. */
-	CHECK(open_run(&r, false));
-	ok = send_frame(&r, &(struct pkt_spec){ 0 }, &newflow, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ .sport = 1 }, &newflow, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ .dport = 1 }, &newflow, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ .saddr = "198.18.0.9" }, &newflow, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ .daddr = "198.18.0.9" }, &newflow, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ .proto = IPPROTO_UDP }, &newflow, &in) &&
-	     send_frame(&r, &(struct pkt_spec){ .saddr = "::ffff:198.18.0.1", .daddr = "::ffff:198.18.0.2" }, &newflow,
+	r = fresh(false);
+	CHECK(r);
+	ok = send_frame(r, &(struct pkt_spec){ 0 }, &newflow, &in) &&
+	     send_frame(r, &(struct pkt_spec){ .sport = 1 }, &newflow, &in) &&
+	     send_frame(r, &(struct pkt_spec){ .dport = 1 }, &newflow, &in) &&
+	     send_frame(r, &(struct pkt_spec){ .saddr = "198.18.0.9" }, &newflow, &in) &&
+	     send_frame(r, &(struct pkt_spec){ .daddr = "198.18.0.9" }, &newflow, &in) &&
+	     send_frame(r, &(struct pkt_spec){ .proto = IPPROTO_UDP }, &newflow, &in) &&
+	     send_frame(r, &(struct pkt_spec){ .saddr = "::ffff:198.18.0.1", .daddr = "::ffff:198.18.0.2" }, &newflow,
 		  &in) &&
-	     ASSERT_EQ(bpfrun_flow_count(&r), 7);
-	bpfrun_close(&r);
+	     ASSERT_EQ(bpfrun_flow_count(r), 7);
 	return ok;
 }
 
@@ -622,17 +626,17 @@ EW_TEST(flow_times_from_the_replay_clock)
 {
 	const struct step newflow = { .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 1, 1 };
 	const struct step cached = { .ret = XDP_PASS, EW_R_NONE, EW_A_PASS, 0, 0 };
-	struct bpfrun r;
+	struct bpfrun *r;
 	struct pkt_info in;
 	struct ew_flow fl;
 	bool ok;
 
-	CHECK(ASSERT_EQ(bpfrun_open(&r, &(struct bpfrun_opts){ .replay = true }), 0));
-	bpfrun_set_now(&r, 1000000);
-	ok = send_frame(&r, &(struct pkt_spec){ 0 }, &newflow, &in);
-	bpfrun_set_now(&r, 2500000);
-	ok = ok && send_frame(&r, &(struct pkt_spec){ .tcp_flags = PKT_ACK }, &cached, &in) &&
-	     flow_of(&r, &in, &fl) && ASSERT_EQ(fl.first_ns, 1000000) && ASSERT_EQ(fl.last_ns, 2500000);
-	bpfrun_close(&r);
+	r = bpfrun_shared(&(struct bpfrun_opts){ .replay = true });
+	CHECK(ASSERT_TRUE(r != NULL));
+	bpfrun_set_now(r, 1000000);
+	ok = send_frame(r, &(struct pkt_spec){ 0 }, &newflow, &in);
+	bpfrun_set_now(r, 2500000);
+	ok = ok && send_frame(r, &(struct pkt_spec){ .tcp_flags = PKT_ACK }, &cached, &in) &&
+	     flow_of(r, &in, &fl) && ASSERT_EQ(fl.first_ns, 1000000) && ASSERT_EQ(fl.last_ns, 2500000);
 	return ok;
 }

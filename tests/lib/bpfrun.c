@@ -14,6 +14,7 @@
 #include "pkt.h"
 
 #define BPFRUN_FLOWS_MAX 4096
+#define BPFRUN_SHARED_MAX 4
 
 static int fail(const char *what, int err)
 {
@@ -100,6 +101,38 @@ void bpfrun_close(struct bpfrun *r)
 {
 	edgeward_bpf__destroy(r->skel);
 	memset(r, 0, sizeof(*r));
+}
+
+static bool same_opts(const struct bpfrun_opts *a, const struct bpfrun_opts *b)
+{
+	return a->monitor == b->monitor && a->replay == b->replay && a->flows_max == b->flows_max &&
+	       a->pfx_max == b->pfx_max && a->any_cpu == b->any_cpu;
+}
+
+struct bpfrun *bpfrun_shared(const struct bpfrun_opts *o)
+{
+	static const struct bpfrun_opts none;
+	static struct {
+		struct bpfrun r;
+		struct bpfrun_opts o;
+		bool open;
+	} cache[BPFRUN_SHARED_MAX];
+	int i;
+
+	if (!o)
+		o = &none;
+	for (i = 0; i < BPFRUN_SHARED_MAX && cache[i].open; i++)
+		if (same_opts(&cache[i].o, o))
+			return bpfrun_reset(&cache[i].r) ? NULL : &cache[i].r;
+	if (i == BPFRUN_SHARED_MAX) {
+		fprintf(stderr, "bpfrun: more than %d shared option sets\n", BPFRUN_SHARED_MAX);
+		return NULL;
+	}
+	if (bpfrun_open(&cache[i].r, o))
+		return NULL;
+	cache[i].o = *o;
+	cache[i].open = true;
+	return &cache[i].r;
 }
 
 /* Delete every key of a hash or trie map. */

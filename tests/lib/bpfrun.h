@@ -62,6 +62,13 @@ struct bpfrun_stats {
 int bpfrun_open(struct bpfrun *r, const struct bpfrun_opts *o);
 void bpfrun_close(struct bpfrun *r);
 /*
+ * A process-wide instance per option set, loaded on first use and reset
+ * (bpfrun_reset) on every call; never close it. Loading the object costs
+ * about a second of verifier time, so tests that need fresh maps but not a
+ * fresh load use this. NULL (after a message) on failure.
+ */
+struct bpfrun *bpfrun_shared(const struct bpfrun_opts *o);
+/*
  * Fresh state between cases: empty every hash and trie map (flows,
  * connections, prefixes, ...) and zero every per-CPU array (counters,
  * scratch). Plain arrays hold settings (ew_config and its gen): kept.
