@@ -167,6 +167,7 @@ static void conn_json(json_object *o, const struct ew_conn *c)
 	json_object_object_add(o, "sni", t ? ew_json_strn(t->sni, sizeof(t->sni)) : NULL);
 	json_object_object_add(o, "alpn", t ? ew_json_strn(t->alpn, sizeof(t->alpn)) : NULL);
 	json_object_object_add(o, "conn_verdict", c ? json_object_new_string(ew_action_name(c->verdict)) : NULL);
+	ew_conn_detect_json(o, c);
 }
 
 json_object *ew_flow_json(const struct ew_flow_row *fr, const struct ew_conn *conn)

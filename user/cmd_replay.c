@@ -140,6 +140,7 @@ static json_object *flow_json(const struct ew_replay_flow *f)
 	json_object_object_add(o, "ja3", f->has_conn ? str_or_null(t->ja3, sizeof(t->ja3)) : NULL);
 	json_object_object_add(o, "sni", f->has_conn ? str_or_null(t->sni, sizeof(t->sni)) : NULL);
 	json_object_object_add(o, "alpn", f->has_conn ? str_or_null(t->alpn, sizeof(t->alpn)) : NULL);
+	ew_conn_detect_json(o, f->has_conn ? &f->conn : NULL);
 	json_object_object_add(o, "verdict", json_object_new_string(ew_action_name(f->verdict)));
 	json_object_object_add(o, "reasons", reasons);
 	json_object_object_add(o, "packets_in", json_object_new_int64(f->packets[EW_DIR_C2S]));

@@ -218,3 +218,64 @@ int ew_detect_setup(void)
 	ew_detect_cfg_defaults(&c);
 	return ew_detect_cfg_write(&c);
 }
+
+/* ew_oslabel to name labels with: replay sets its private map; else the pin. */
+int ew_oslabel_fd = -1;
+
+static const char *os_label(uint16_t id, struct ew_os_label *l)
+{
+	uint32_t k = id;
+
+	if (!id)
+		return NULL;
+	if (ew_oslabel_fd < 0) {
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/ew_oslabel", ew_g.pin_dir);
+		ew_oslabel_fd = bpf_obj_get(path);
+	}
+	if (ew_oslabel_fd < 0 || bpf_map_lookup_elem(ew_oslabel_fd, &k, l) || !l->name[0])
+		return NULL;
+	return l->name;
+}
+
+void ew_conn_detect_json(json_object *o, const struct ew_conn *c)
+{
+	const struct ew_tcp_fp *fp = c ? &c->tcp : NULL;
+	const struct ew_timing *t = c ? &c->t : NULL;
+	struct ew_os_label l;
+	const char *os = fp ? os_label(fp->os_id, &l) : NULL;
+	char sig[160];
+	bool seen = fp && !ew_tcp_raw_sig(fp, sig, sizeof(sig));
+
+	json_object_object_add(o, "tcp_sig", seen ? json_object_new_string(sig) : NULL);
+	json_object_object_add(o, "os", os ? json_object_new_string(os) : NULL);
+	json_object_object_add(o, "os_match",
+			       !os ? NULL : json_object_new_string(fp->os_flags & EW_OSM_FUZZY ? "fuzzy" :
+								  fp->os_flags & EW_OSM_GENERIC ? "generic" : "exact"));
+	json_object_object_add(o, "tunnel", fp && fp->tunnel_mtu && ew_tunnel_name(fp->tunnel_mtu) ?
+						json_object_new_string(ew_tunnel_name(fp->tunnel_mtu)) : NULL);
+	json_object_object_add(o, "tcp_rtt_us", t && (t->state & EW_T_TCP_RTT) ? json_object_new_int64(t->tcp_rtt_us) : NULL);
+	json_object_object_add(o, "tls_rtt_us", t && (t->state & EW_T_TLS_RTT) ? json_object_new_int64(t->tls_rtt_us) : NULL);
+}
+
+/* A private copy of the maps (replay): defaults, tunnels, p0f if present. */
+int ew_detect_setup_private(int detcfg_fd, int tun_fd, int key_fd, int sig_fd, int label_fd)
+{
+	struct ew_detect_cfg c;
+	struct ew_osdb db;
+	uint32_t zero = 0;
+	int ret = 0;
+
+	ew_detect_cfg_init(&c);
+	if (bpf_map_update_elem(detcfg_fd, &zero, &c, BPF_ANY) || ew_tunnels_install(tun_fd))
+		return -1;
+	ew_oslabel_fd = label_fd;
+	if (access(EW_P0F_FP, R_OK))
+		return 0;
+	ew_osdb_init(&db);
+	if (ew_osdb_load(&db, EW_P0F_FP) || ew_osdb_install(&db, key_fd, sig_fd, label_fd))
+		ret = -1;
+	ew_osdb_free(&db);
+	return ret;
+}

@@ -306,6 +306,10 @@ int ew_detect_cfg_read(struct ew_detect_cfg *c);
 int ew_detect_cfg_write(const struct ew_detect_cfg *c);
 /* Defaults, tunnel table and p0f database on the first attach. */
 int ew_detect_setup(void);
+/* The same into a private set of maps (replay). */
+int ew_detect_setup_private(int detcfg_fd, int tun_fd, int key_fd, int sig_fd, int label_fd);
+/* tcp_sig, os, os_match, tunnel, tcp_rtt_us, tls_rtt_us of a connection (c may be NULL). */
+void ew_conn_detect_json(json_object *o, const struct ew_conn *c);
 
 /* --- commands ---------------------------------------------------------------- */
 int cmd_attach(int argc, char **argv);

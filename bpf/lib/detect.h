@@ -395,28 +395,51 @@ static __always_inline bool ew_relay_rtt(const struct ew_timing *t, const struct
 	return tls - tcp >= cfg->rtt_gap_us && tls * 100 >= tcp * cfg->rtt_ratio_pct;
 }
 
-/* A client packet of the handshakes (not a SYN): round trips. */
+/* Once the ClientHello's JA4 is known: stack mismatch and fan-out by JA4. */
+static __always_inline __u32 ew_detect_tls(const struct ew_pkt *p, struct ew_conn *c,
+					   const struct ew_detect_cfg *cfg)
+{
+	struct ew_fan_key fk = {};
+	__u32 ev = 0;
+
+	if (!c->tls.ja4[0])
+		return 0;
+	if (ew_stack_mismatch(c))
+		ev |= EW_E_STACK_MISMATCH;
+	ew_fan_key_ja4(&fk, c->tls.ja4);
+	if (ew_fanout_add(&fk, p->saddr, c->reasons || ev) >= cfg->fanout_sources)
+		ev |= EW_E_FANOUT;
+	return ev;
+}
+
+/* A client packet of the handshakes (not a SYN): round trips, and the JA4's detectors. */
 static __always_inline __u32 ew_detect_c2s(const struct ew_pkt *p, __u32 payload, struct ew_conn *c,
 					   const struct ew_detect_cfg *cfg, __u64 now)
 {
 	struct ew_timing *t = &c->t;
+	__u32 ev = 0;
 
+	/* the hello was fingerprinted (tls.h runs first on this packet) */
+	if (c->tls.ja4[0] && !(t->state & EW_T_JA4)) {
+		t->state |= EW_T_JA4;
+		ev = ew_detect_tls(p, c, cfg);
+	}
 	if ((p->tcp_flags & EW_TCPF_ACK) && (t->state & (EW_T_SYNACK | EW_T_TCP_RTT)) == EW_T_SYNACK) {
 		t->tcp_rtt_us = (now - t->synack_ns) / 1000;
 		t->state |= EW_T_TCP_RTT;
 	}
 	if (!payload)
-		return 0;
+		return ev;
 	if (!(t->state & EW_T_HELLO)) {
 		t->hello_ns = now;
 		t->state |= EW_T_HELLO;
-		return 0;
+		return ev;
 	}
 	if ((t->state & (EW_T_SFLIGHT | EW_T_TLS_RTT)) != EW_T_SFLIGHT)
-		return 0;
+		return ev;
 	t->tls_rtt_us = (now - t->sflight_ns) / 1000;
 	t->state |= EW_T_TLS_RTT;
-	return ew_relay_rtt(t, cfg) ? EW_E_RELAY_RTT : 0;
+	return ev | (ew_relay_rtt(t, cfg) ? EW_E_RELAY_RTT : 0);
 }
 
 /* A server packet of the handshakes: SYN-ACK and server flight departures. */
@@ -433,23 +456,6 @@ static __always_inline void ew_detect_s2c(const struct ew_pkt *p, __u32 payload,
 		t->sflight_ns = now;
 		t->state |= EW_T_SFLIGHT;
 	}
-}
-
-/* Once the ClientHello's JA4 is known: stack mismatch and fan-out by JA4. */
-static __always_inline __u32 ew_detect_tls(const struct ew_pkt *p, struct ew_conn *c,
-					   const struct ew_detect_cfg *cfg)
-{
-	struct ew_fan_key fk = {};
-	__u32 ev = 0;
-
-	if (!c->tls.ja4[0])
-		return 0;
-	if (ew_stack_mismatch(c))
-		ev |= EW_E_STACK_MISMATCH;
-	ew_fan_key_ja4(&fk, c->tls.ja4);
-	if (ew_fanout_add(&fk, p->saddr, c->reasons || ev) >= cfg->fanout_sources)
-		ev |= EW_E_FANOUT;
-	return ev;
 }
 
 #endif

@@ -326,6 +326,7 @@ struct ew_timing {
 #define EW_T_HELLO 0x04	  /* client's first flight seen */
 #define EW_T_SFLIGHT 0x08 /* server answered it */
 #define EW_T_TLS_RTT 0x10 /* tls_rtt_us measured */
+#define EW_T_JA4 0x20	  /* JA4 detectors (stack_mismatch, fanout) ran */
 
 /*
  * ew_conns value: what edgeward learnt about one connection, written only on

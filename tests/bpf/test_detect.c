@@ -549,3 +549,120 @@ EW_TEST(detect_policy_drop_sticks_and_off)
 	bpfrun_close(&r);
 	return ok;
 }
+
+/* --- stack mismatch and JA4 fan-out ----------------------------------------- */
+
+#define JA4_WIN "t13d1715h2_5b57614c22b0_3cbfd9057e0d"
+#define JA4_MAC "t13d2014h2_a09f3c656075_14788d8d241b"
+#define JA4_LNX "t13d1517h2_8daaf6152771_b0da82dd1658"
+#define JA4_NONE "t13d0000h1_000000000000_000000000000"
+
+struct mm_case {
+	const char *name;
+	const char *ja4;
+	struct pkt_spec syn;
+	bool mismatch;
+};
+
+static const struct mm_case mm_cases[] = {
+	{ .name = "win_tls_linux_syn", .ja4 = JA4_WIN, .syn = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 64 }, .mismatch = true },
+	{ .name = "win_tls_win_syn", .ja4 = JA4_WIN, .syn = { .tcp_opts = WIN_OPTS, DFID, .ttl = 128, .win = 64240 } },
+	{ .name = "win_tls_win_syn_far", .ja4 = JA4_WIN, .syn = { .tcp_opts = WIN_OPTS, DFID, .ttl = 113, .win = 64240 } },
+	{ .name = "linux_tls_win_syn", .ja4 = JA4_LNX, .syn = { .tcp_opts = WIN_OPTS, DFID, .ttl = 128, .win = 64240 }, .mismatch = true },
+	{ .name = "linux_tls_linux_syn", .ja4 = JA4_LNX, .syn = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 61 } },
+	{ .name = "mac_tls_linux_syn", .ja4 = JA4_MAC, .syn = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 64 }, .mismatch = true },
+	{ .name = "mac_tls_mac_syn", .ja4 = JA4_MAC, .syn = { .tcp_opts = MAC_OPTS, DFID, .ttl = 64, .win = 65535 } },
+	{ .name = "unknown_tls", .ja4 = JA4_NONE, .syn = { .tcp_opts = LINUX_OPTS, DFID, .ttl = 128 } },
+};
+
+static bool tlsos_put(struct bpfrun *r, const char *ja4, int fam)
+{
+	struct ew_ja4_key k = {};
+	struct ew_tls_os v = { .family = fam };
+
+	memcpy(k.ja4, ja4, strlen(ja4));
+	return ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r->skel->maps.ew_tlsos), &k, &v, BPF_ANY), 0);
+}
+
+/* A SYN, then the hello's JA4 as tls.h would leave it, then a data packet. */
+static bool syn_then_ja4(struct bpfrun *r, const struct pkt_spec *syn_in, const char *ja4, __u64 now,
+			 struct ew_conn *c)
+{
+	struct pkt_spec syn = *syn_in, data = *syn_in;
+	struct pkt_info info;
+	struct ew_flow_key k;
+
+	data.tcp_flags = PKT_ACK | PKT_PSH;
+	data.tcp_opts = (struct pkt_bytes){};
+	data.fill = 200;
+	if (!ASSERT_EQ(run_at(r, &syn, false, now, &info), XDP_PASS) || !conn_of(r, &info, c))
+		return false;
+	bpfrun_flow_key(&k, &info, false);
+	memcpy(c->tls.ja4, ja4, strlen(ja4) + 1);
+	return ASSERT_EQ(bpf_map_update_elem(r->conns_fd, &k, c, BPF_EXIST), 0) &&
+	       ASSERT_EQ(run_at(r, &data, false, now + MS, NULL), XDP_PASS) && conn_of(r, &info, c);
+}
+
+EW_TEST(detect_stack_mismatch)
+{
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	bool ok;
+
+	if (access(EW_P0F_FP, R_OK))
+		return ew_test_skip("no p0f database (scripts/install-deps.sh installs p0f)");
+	if (!det_open(&r, &cfg))
+		return false;
+	ok = tlsos_put(&r, JA4_WIN, EW_OS_WINDOWS) && tlsos_put(&r, JA4_MAC, EW_OS_MACOS) &&
+	     tlsos_put(&r, JA4_LNX, EW_OS_LINUX);
+	for (size_t i = 0; ok && i < sizeof(mm_cases) / sizeof(mm_cases[0]); i++) {
+		const struct mm_case *m = &mm_cases[i];
+		struct pkt_spec syn = m->syn;
+		struct ew_conn c;
+		bool row;
+
+		syn.sport = 43000 + i;
+		row = syn_then_ja4(&r, &syn, m->ja4, (i + 1) * 1000 * MS, &c) &&
+		      ASSERT_EQ(!!(c.reasons & EW_E_STACK_MISMATCH), m->mismatch) &&
+		      ASSERT_TRUE(c.t.state & EW_T_JA4);
+		if (!row)
+			fprintf(stderr, "  case %s\n", m->name);
+		ok &= row;
+	}
+	bpfrun_close(&r);
+	return ok;
+}
+
+EW_TEST(detect_fanout_ja4)
+{
+	struct ew_detect_cfg cfg;
+	struct ew_fan_key k = { .kind = EW_FK_JA4 };
+	struct ew_fanout fo;
+	struct bpfrun r;
+	struct ew_conn c;
+	char src[48];
+	bool ok;
+
+	if (!det_open(&r, &cfg))
+		return false;
+	cfg.fanout_sources = 40;
+	cfg.policy[4] = EW_P_OFF;
+	ok = cfg_write(&r, &cfg);
+	for (int i = 0; ok && i < 80; i++) {
+		snprintf(src, sizeof(src), "198.19.%d.%d", i / 200, 1 + i % 200);
+		/* a window per source: each TCP signature has one source, the JA4 has all */
+		ok = syn_then_ja4(&r, &(struct pkt_spec){ .saddr = src, .sport = 44000, .win = 1000 + i, DFID },
+				  JA4_LNX, (i + 1) * 10 * MS, &c);
+		if (i < 30)
+			ok = ok && ASSERT_EQ(c.reasons & EW_E_FANOUT, 0);
+		if (i >= 50)
+			ok = ok && ASSERT_EQ(c.reasons & EW_E_FANOUT, EW_E_FANOUT);
+		if (!ok)
+			fprintf(stderr, "  source %d\n", i);
+	}
+	memcpy(k.fp, JA4_LNX, strlen(JA4_LNX));
+	ok = ok && ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(r.skel->maps.ew_fanout), &k, &fo), 0) &&
+	     ASSERT_EQ(fo.conns, 80) && ASSERT_TRUE(fo.estimate >= 72 && fo.estimate <= 88);
+	bpfrun_close(&r);
+	return ok;
+}
