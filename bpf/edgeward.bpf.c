@@ -20,6 +20,7 @@
 #include "lib/prefix.h"
 #include "lib/feeds.h"
 #include "lib/flow.h"
+#include "lib/tls.h"
 #include "lib/detect.h"
 #include "lib/events.h"
 
@@ -81,6 +82,11 @@ static __always_inline struct ew_verdict ew_verdict_merge(struct ew_verdict v, _
 {
 	if (v.action == EW_A_ALLOW || act == EW_A_PASS)
 		return v;
+	if (act == EW_A_ALLOW) {
+		v.reason = reason;
+		v.action = EW_A_ALLOW;
+		return v;
+	}
 	if (act == EW_A_DROP && v.action != EW_A_DROP && v.action != EW_A_WOULD_DROP) {
 		v.reason = reason;
 		v.action = ew_monitor ? EW_A_WOULD_DROP : EW_A_DROP;
@@ -89,6 +95,84 @@ static __always_inline struct ew_verdict ew_verdict_merge(struct ew_verdict v, _
 		v.action = EW_A_FLAG;
 	}
 	return v;
+}
+
+/*
+ * The TLS side of a flow's verdict, in global functions: the verifier
+ * checks each once, and the verdict they write comes back to ew_xdp as
+ * unknown rather than as one state per outcome (which made every later
+ * subprogram be verified again per state; kernel 6.18, clang 14-19).
+ */
+
+/* Merge the hello's outcome (res from bpf/lib/tls.h) into *v; a rule's verdict sticks. */
+__noinline int ew_xdp_tls_verdict(const struct ew_flow_key *k, struct ew_flow *f, struct ew_verdict *v, __u32 res)
+{
+	__u8 reason = res >> 8, act = res & 0xff;
+	__u32 zero = 0, gen = ew_rule_gen();
+
+	if (!k || !f || !v)
+		return 0;
+	if (act == EW_A_PASS) {
+		/* A failed hello passes; its reason goes on this packet only. */
+		if (reason != EW_R_NONE && v->action == EW_A_PASS && v->reason == EW_R_NONE)
+			v->reason = reason;
+	} else {
+		*v = ew_verdict_merge(*v, reason, act);
+		f->reason = v->reason;
+		f->verdict = v->action;
+		ew_flow_stick(k, gen, v->action, v->reason);
+	}
+	if (res & EW_TLS_CLASSIFIED) {
+		struct ew_tls_scratch *s = bpf_map_lookup_elem(&ew_tls_scr, &zero);
+
+		if (s)
+			ew_event_emit(EW_EVT_HELLO, EW_HOOK_XDP, k, v->reason, v->action, 0, &s->fp);
+	}
+	return 0;
+}
+
+/* A flow re-decided after a rule change: its stored fingerprint under the rules. */
+__noinline int ew_xdp_tls_redecide(const struct ew_flow_key *k, struct ew_verdict *v)
+{
+	__u32 fp;
+
+	if (!k || !v)
+		return 0;
+	fp = ew_tls_redecide(k);
+	*v = ew_verdict_merge(*v, fp >> 8, fp & 0xff);
+	return 0;
+}
+
+/*
+ * The flow's first client data (bpf/lib/tls.h): its ClientHello is
+ * reassembled, parsed, hashed and settled in turn (each step a global
+ * function whose bpf_loop() callbacks stack on ew_xdp's frame alone), sent
+ * as an event, and a matching fingerprint rule's verdict is written into
+ * every CPU's copy of the flow so that it sticks.
+ */
+static __always_inline void ew_xdp_tls(struct xdp_md *ctx, const struct ew_pkt *p, const struct ew_flow_key *k,
+				       struct ew_flow *f, struct ew_verdict *v)
+{
+	__u32 res;
+
+	if (v->action == EW_A_DROP) {
+		f->tls = EW_FT_DONE; /* dropped already: spend nothing on it */
+		return;
+	}
+	res = ew_tls_data(ctx, p, k, f);
+	if (res & EW_TLS_READY) {
+		int st = ew_tls_parse_rec(k, res);
+
+		if (!st)
+			st = ew_tls_hash_ab();
+		if (!st)
+			st = ew_tls_hash_c();
+		if (!st)
+			st = ew_tls_hash_ja3();
+		res = ew_tls_finish(k, f, st, ew_monitor);
+	}
+	if (res != EW_TLS_PASS)
+		ew_xdp_tls_verdict(k, f, v, res);
 }
 
 /* A client packet of a flow's handshakes: SYN or one of its first packets. */
@@ -170,6 +254,8 @@ int ew_xdp(struct xdp_md *ctx)
 	if (f && f->gen == gen && gen) {
 		v.reason = f->reason;
 		v.action = f->verdict;
+		if (unlikely(ew_tls_pending(f, &pkt)))
+			ew_xdp_tls(ctx, &pkt, &key, f, &v);
 		if (unlikely(ew_in_handshake(f, &pkt, EW_DIR_C2S)))
 			ew_xdp_detectors(ctx, &pkt, &key, f, &v);
 		ew_flow_account(f, &pkt, EW_DIR_C2S, ew_now_coarse());
@@ -178,6 +264,8 @@ int ew_xdp(struct xdp_md *ctx)
 
 	/* 4. New flow or changed rules: decide from the source prefix. */
 	v = ew_decide_prefix(&pkt, EW_R_NONE);
+	if (f)
+		ew_xdp_tls_redecide(&key, &v); /* its fingerprint under the new rules */
 	if (v.action != EW_A_PASS && v.action != EW_A_ALLOW && (!f || f->verdict != v.action))
 		ew_event_emit(EW_EVT_VERDICT, EW_HOOK_XDP, &key, v.reason, v.action, 0, NULL);
 	if (v.action == EW_A_DROP && !f)
@@ -194,6 +282,8 @@ int ew_xdp(struct xdp_md *ctx)
 	f->gen = gen;
 	f->reason = v.reason;
 	f->verdict = v.action;
+	if (ew_tls_pending(f, &pkt))
+		ew_xdp_tls(ctx, &pkt, &key, f, &v);
 	if (ew_in_handshake(f, &pkt, EW_DIR_C2S))
 		ew_xdp_detectors(ctx, &pkt, &key, f, &v);
 	ew_flow_account(f, &pkt, EW_DIR_C2S, ew_now_coarse());

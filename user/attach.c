@@ -64,6 +64,7 @@ static struct edgeward_bpf *open_skel(const struct ew_attach_opts *o)
 		return NULL;
 	}
 	skel->rodata->ew_monitor = o->monitor;
+	skel->rodata->ew_nr_cpus = libbpf_num_possible_cpus();
 	if (ew_pins_exist()) {
 		fd = ew_map_open("ew_flows");
 		if (fd < 0)

@@ -103,6 +103,14 @@ static const char *const counter_names[EW_COUNTER_MAX] = {
 	[EW_C_FLOW_NEW] = "flows_created",
 	[EW_C_FLOW_RACE] = "flow_create_races",
 	[EW_C_PFX_LOOKUP] = "prefix_lookups",
+	[EW_C_TLS_HELLO] = "tls_hellos",
+	[EW_C_TLS_REASM] = "tls_hellos_reassembled",
+	[EW_C_TLS_RETRANS] = "tls_retransmits_skipped",
+	[EW_C_TLS_NOT_HELLO] = "tls_not_hello",
+	[EW_C_TLS_PORT_SKIP] = "tls_port_skipped",
+	[EW_C_TLS_INCOMPLETE] = "tls_incomplete",
+	[EW_C_TLS_MALFORMED] = "tls_malformed",
+	[EW_C_TLS_UNSUPPORTED] = "tls_unsupported",
 };
 
 /* --- rows ------------------------------------------------------------------ */

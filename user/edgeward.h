@@ -326,5 +326,30 @@ int cmd_watch(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_fp(int argc, char **argv);
+
+/* --- ja4.c: ClientHello fingerprints in user space (JA4, JA3) ------------------ */
+struct ew_ja4 {
+	char ja4[40];
+	char ja3[33];
+	char sni[65];
+	char alpn[16];
+	uint16_t versions[8]; /* supported_versions, GREASE removed, 0-terminated */
+	size_t ciphers, extensions; /* GREASE removed, not capped */
+	char ja4_r[4096];     /* JA4_r: the strings hashed, "a_ciphers_extensions[_sigalgs]" */
+	char ja3_r[4096];     /* the JA3 string before MD5 */
+};
+/*
+ * Fingerprint the TLS record at rec (len bytes) holding a ClientHello.
+ * Returns EW_TLS_OK, EW_TLS_NONE when it is not a handshake record with a
+ * ClientHello, or EW_TLS_MALFORMED when a length overruns its container.
+ */
+int ew_ja4_compute(const uint8_t *rec, size_t len, struct ew_ja4 *o);
+/* JA4.md's two ALPN characters for the first ALPN value (v may be NULL if n is 0). */
+void ew_ja4_alpn_chars(const uint8_t *v, size_t n, char out[3]);
+/* A JA4 as rules take it: full (36 chars) or a_b (23, *ab set). */
+bool ew_ja4_valid(const char *s, bool *ab);
+bool ew_ja3_valid(const char *s); /* 32 lowercase hex digits */
+void ew_fp_key_make(struct ew_fp_key *k, int kind, const char *val);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
 	{ "status", cmd_status, "status: attached interfaces, pins, ABI, table sizes" },
 	{ "block", cmd_block, "block add|del|list [PREFIX...]: source-prefix block list" },
 	{ "stats", cmd_stats, "stats: packets and bytes by hook, reason and action" },
+	{ "fp", cmd_fp, "fp add|del|list ja4|ja3 VALUE, fp ports, fp hello: TLS fingerprint rules" },
 	{ "flows", cmd_flows, "flows [--top N]: the flow table" },
 	{ "policy", cmd_policy, "policy list|set REASON drop|flag|off|threshold NAME VALUE: detector policy" },
 	{ "fingerprints", cmd_fingerprints, "fingerprints [--top N]: JA4 / TCP fingerprints by distinct sources" },

@@ -79,6 +79,10 @@ static const char *const reason_names[EW_REASON_MAX] = {
 	[EW_R_CONN_RATE] = "conn_rate",
 	[EW_R_FANOUT] = "fanout",
 	[EW_R_FEED] = "feed",
+	[EW_R_FP_RULE] = "fp_rule",
+	[EW_R_TLS_INCOMPLETE] = "tls_incomplete",
+	[EW_R_TLS_MALFORMED] = "tls_malformed",
+	[EW_R_TLS_UNSUPPORTED] = "tls_unsupported",
 };
 
 const char *ew_reason_name(unsigned int r)

@@ -259,6 +259,7 @@ struct ew_replay *ew_replay_new(bool monitor, long packets)
 	}
 	r->skel->rodata->ew_replay = 1;
 	r->skel->rodata->ew_monitor = monitor;
+	r->skel->rodata->ew_nr_cpus = libbpf_num_possible_cpus();
 	err = edgeward_bpf__load(r->skel);
 	if (err) {
 		ew_err("loading the data path failed: %s (EW_DEBUG=1 shows the verifier log)", strerror(-err));

@@ -49,6 +49,44 @@ static __always_inline struct ew_flow *ew_flow_get_or_create(const struct ew_flo
 	return bpf_map_lookup_elem(&ew_flows, k);
 }
 
+/* Set by the loader: possible CPUs. 0: walk CPUs until a lookup fails. */
+const volatile __u32 ew_nr_cpus = 0;
+#define EW_CPUS_MAX 4096
+
+struct ew_stick_ctx {
+	const struct ew_flow_key *key;
+	__u32 gen;
+	__u8 verdict;
+	__u8 reason;
+};
+
+static long ew_flow_stick_cb(__u32 cpu, void *arg)
+{
+	struct ew_stick_ctx *c = arg;
+	struct ew_flow *f = bpf_map_lookup_percpu_elem(&ew_flows, c->key, cpu);
+
+	if (!f)
+		return 1;
+	f->gen = c->gen;
+	f->verdict = c->verdict;
+	f->reason = c->reason;
+	return 0;
+}
+
+/*
+ * Write a verdict into every CPU's copy of a flow, so that it holds on
+ * whichever CPU the flow's next packets land (the table is per CPU).
+ * Global: its stack is not added to the caller's.
+ */
+__noinline int ew_flow_stick(const struct ew_flow_key *k, __u32 gen, __u8 verdict, __u8 reason)
+{
+	struct ew_stick_ctx c = { .key = k, .gen = gen, .verdict = verdict, .reason = reason };
+
+	if (!k)
+		return 0;
+	return bpf_loop(ew_nr_cpus ? ew_nr_cpus : EW_CPUS_MAX, ew_flow_stick_cb, &c, 0);
+}
+
 static __always_inline void ew_flow_account(struct ew_flow *f, const struct ew_pkt *p, int dir, __u64 now)
 {
 	f->packets[dir & 1]++;

@@ -8,6 +8,7 @@
 #define EW_MAPS_H
 
 #include "edgeward/abi.h"
+#include "tls_scratch.h"
 #include "detect_scratch.h"
 
 /* Packets and bytes per (hook, reason, action); index EW_STAT_IDX(). */
@@ -99,6 +100,40 @@ struct {
 	__type(value, struct ew_iface);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_ifaces SEC(".maps");
+
+/* Fingerprint rules (edgeward fp): JA4, JA4 a_b or JA3 -> action, hits, label. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct ew_fp_key);
+	__type(value, struct ew_fp_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_fprules SEC(".maps");
+
+/* Server ports whose first client data is examined for a hello; no key 0: all. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_tls_ports SEC(".maps");
+
+/* Hellos being reassembled from several segments, by flow; private, not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ew_flow_key);
+	__type(value, struct ew_tls_reasm);
+} ew_tls_reasm SEC(".maps");
+
+/* Per-CPU working memory of the hello parser; private, not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ew_tls_scratch);
+} ew_tls_scr SEC(".maps");
 
 /* Threat feeds: the active plane and per-plane IPv6 lengths (struct ew_fd_state). */
 struct {

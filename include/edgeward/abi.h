@@ -50,6 +50,10 @@ enum ew_reason {
 	EW_R_STACK_MISMATCH, /* detector: TLS client family vs TCP stack disagree */
 	EW_R_CONN_RATE,	     /* detector: source prefix opens connections too fast */
 	EW_R_FANOUT,	     /* detector: fingerprint seen from too many sources */
+	EW_R_FP_RULE,	     /* a ja4/ja3 fingerprint rule matched (edgeward fp) */
+	EW_R_TLS_INCOMPLETE, /* hello cut by a gap or out-of-order segment: passed */
+	EW_R_TLS_MALFORMED,  /* hello length field overran record, handshake or packet */
+	EW_R_TLS_UNSUPPORTED, /* hello too big, lists too long, or no room to reassemble */
 	EW_REASON_MAX = 32,
 };
 
@@ -76,7 +80,15 @@ enum ew_counter {
 	EW_C_SYN_FP,	     /* SYNs fingerprinted */
 	EW_C_OS_MATCH,	     /* SYNs whose signature matched an OS label */
 	EW_C_CONN_FULL,	     /* ew_conns entry could not be created */
-	EW_COUNTER_MAX = 16,
+	EW_C_TLS_HELLO,	     /* ClientHellos fingerprinted */
+	EW_C_TLS_REASM,	     /* of which reassembled from several segments */
+	EW_C_TLS_RETRANS,    /* retransmitted hello segments ignored */
+	EW_C_TLS_NOT_HELLO,  /* first client data was not a ClientHello */
+	EW_C_TLS_PORT_SKIP,  /* first data on a port outside ew_tls_ports */
+	EW_C_TLS_INCOMPLETE, /* hellos abandoned at a gap or out-of-order segment */
+	EW_C_TLS_MALFORMED,  /* hellos with a length field overrunning its container */
+	EW_C_TLS_UNSUPPORTED, /* hellos too big or with too long lists, or reassembly full */
+	EW_COUNTER_MAX = 32,
 };
 
 /* ew_stats value, per CPU. */
@@ -171,7 +183,8 @@ struct ew_flow {
 	__u8 verdict;	/* enum ew_action cached for the flow */
 	__u8 reason;	/* enum ew_reason behind verdict */
 	__u8 tcp_flags[2]; /* TCP flags seen, per direction */
-	__u32 pad[2];
+	__u8 tls;	/* EW_FT_*: the ClientHello is still to be looked for or not */
+	__u8 pad[7];
 };
 
 
@@ -217,6 +230,41 @@ struct ew_tls_fp {
 	__u16 versions[8]; /* offered supported_versions, GREASE removed, 0-terminated */
 	__u8 state;    /* enum ew_tls_state, owned by tls.h */
 	__u8 pad[5];
+};
+
+/* ew_flow.tls: whether a flow's first client data is still to be examined. */
+#define EW_FT_PENDING 0 /* TCP flow, no client data seen yet on this CPU */
+#define EW_FT_DONE 1	/* hello settled (or not TLS): mid-flow packets skip tls.h */
+
+/* ew_tls_fp.state: how far the connection's first ClientHello got. */
+enum ew_tls_state {
+	EW_TLS_NONE = 0,	/* no hello (yet) */
+	EW_TLS_OK = 1,		/* fingerprinted: ja4, ja3, sni, alpn, versions valid */
+	EW_TLS_INCOMPLETE = 2,	/* a gap or out-of-order segment ended reassembly */
+	EW_TLS_MALFORMED = 3,	/* a length field overran record, handshake or packet */
+	EW_TLS_UNSUPPORTED = 4, /* too big (> 8 KiB), too long lists, or no reassembly room */
+};
+
+/* ew_fprules key: what a fingerprint rule matches. */
+enum ew_fp_rule_kind {
+	EW_FR_JA4 = 1,	  /* a full JA4: "t13d1516h2_8daaf6152771_e5627efa2ab1" */
+	EW_FR_JA4_AB = 2, /* JA4 a_b: "t13d1516h2_8daaf6152771", any c */
+	EW_FR_JA3 = 3,	  /* JA3, lowercase hex MD5 */
+};
+
+/* ew_fprules key: kind, then the fingerprint text NUL-padded (not terminated). */
+struct ew_fp_key {
+	__u8 kind; /* enum ew_fp_rule_kind */
+	__u8 pad[3];
+	char val[36];
+};
+
+/* ew_fprules value: one fingerprint rule. */
+struct ew_fp_val {
+	__u8 action; /* EW_A_DROP, EW_A_FLAG or EW_A_ALLOW */
+	__u8 pad[7];
+	__u64 hits;  /* hellos that matched */
+	char label[EW_LABEL_LEN];
 };
 
 /* One record on the ew_events ring buffer. */
@@ -567,6 +615,8 @@ _Static_assert(sizeof(struct ew_fd_class) == 16, "ew_fd_class size");
 _Static_assert(sizeof(struct ew_fd_slot) == 8, "ew_fd_slot size");
 _Static_assert(sizeof(struct ew_feed) == 232, "ew_feed size");
 _Static_assert(sizeof(struct ew_tls_fp) == 176, "ew_tls_fp size");
+_Static_assert(sizeof(struct ew_fp_key) == 40, "ew_fp_key size");
+_Static_assert(sizeof(struct ew_fp_val) == 48, "ew_fp_val size");
 _Static_assert(sizeof(struct ew_conn) % 8 == 0, "ew_conn size");
 _Static_assert(sizeof(struct ew_tcp_sig) == 40, "ew_tcp_sig size");
 _Static_assert(sizeof(struct ew_tcp_fp) == 56, "ew_tcp_fp size");

@@ -70,6 +70,7 @@ int bpfrun_open(struct bpfrun *r, const struct bpfrun_opts *o)
 	}
 	skel->rodata->ew_monitor = o->monitor;
 	skel->rodata->ew_replay = o->replay;
+	skel->rodata->ew_nr_cpus = libbpf_num_possible_cpus();
 	err = edgeward_bpf__load(skel);
 	if (err) {
 		fail("loading the BPF object (verifier log above)", err);
