@@ -20,6 +20,7 @@
 #include "lib/prefix.h"
 #include "lib/feeds.h"
 #include "lib/flow.h"
+#include "lib/drops.h"
 #include "lib/tls.h"
 #include "lib/detect.h"
 #include "lib/events.h"
@@ -173,6 +174,8 @@ static __always_inline void ew_xdp_tls(struct xdp_md *ctx, const struct ew_pkt *
 	}
 	if (res != EW_TLS_PASS)
 		ew_xdp_tls_verdict(k, f, v, res);
+	if (v->action == EW_A_DROP)
+		ew_drop_remember(k, ew_rule_gen(), v->reason);
 }
 
 /* A client packet of a flow's handshakes: SYN or one of its first packets. */
@@ -223,6 +226,8 @@ static __always_inline void ew_xdp_detectors(struct xdp_md *ctx, const struct ew
 	*v = ew_verdict_merge(*v, d >> 8, d & 0xff);
 	f->reason = v->reason;
 	f->verdict = v->action; /* end of the detectors' glue */
+	if (v->action == EW_A_DROP)
+		ew_drop_remember(k, ew_rule_gen(), v->reason);
 }
 
 SEC("xdp")
@@ -234,7 +239,7 @@ int ew_xdp(struct xdp_md *ctx)
 	struct ew_verdict v = { .action = EW_A_PASS };
 	struct ew_flow_key key;
 	struct ew_flow *f;
-	__u32 gen;
+	__u32 gen, d;
 	int r;
 
 	/* 1. Parse. Frames without addresses pass, counted by reason. */
@@ -264,12 +269,19 @@ int ew_xdp(struct xdp_md *ctx)
 
 	/* 4. New flow or changed rules: decide from the source prefix. */
 	v = ew_decide_prefix(&pkt, EW_R_NONE);
-	if (f)
+	d = f ? 0 : ew_drop_recall(&key, gen); /* a drop that outlived its flow entry */
+	if (f || (d & EW_DROP_STALE))
 		ew_xdp_tls_redecide(&key, &v); /* its fingerprint under the new rules */
-	if (v.action != EW_A_PASS && v.action != EW_A_ALLOW && (!f || f->verdict != v.action))
+	else if (d)
+		v = ew_verdict_merge(v, d & 0xff, EW_A_DROP);
+	if (v.action != EW_A_PASS && v.action != EW_A_ALLOW && (!f || f->verdict != v.action) &&
+	    !(d & EW_DROP_LIVE))
 		ew_event_emit(EW_EVT_VERDICT, EW_HOOK_XDP, &key, v.reason, v.action, 0, NULL);
-	if (v.action == EW_A_DROP && !f)
+	if (v.action == EW_A_DROP && !f) {
+		if (d & EW_DROP_STALE)
+			ew_drop_remember(&key, gen, v.reason);
 		return ew_xdp_exit(&pkt, v); /* no state for dropped sources */
+	}
 
 	/* 5. Record the decision on the flow. */
 	if (!f)
@@ -282,6 +294,8 @@ int ew_xdp(struct xdp_md *ctx)
 	f->gen = gen;
 	f->reason = v.reason;
 	f->verdict = v.action;
+	if (v.action == EW_A_DROP)
+		ew_drop_remember(&key, gen, v.reason);
 	if (ew_tls_pending(f, &pkt))
 		ew_xdp_tls(ctx, &pkt, &key, f, &v);
 	if (ew_in_handshake(f, &pkt, EW_DIR_C2S))

@@ -83,6 +83,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_flows SEC(".maps");
 
+/* Flows given a drop verdict, read when ew_flows misses (bpf/lib/drops.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct ew_flow_key);
+	__type(value, struct ew_drop);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_dropped SEC(".maps");
+
 /* Per-connection evidence (fingerprints, timings, reasons), shared by CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -189,6 +189,16 @@ struct ew_flow {
 
 
 /*
+ * ew_dropped value, keyed by the flow's struct ew_flow_key: a drop verdict
+ * that outlives the flow's LRU entry (bpf/lib/drops.h).
+ */
+struct ew_drop {
+	__u32 gen;   /* ew_config.gen when the drop was decided */
+	__u8 reason; /* enum ew_reason behind it */
+	__u8 pad[3];
+};
+
+/*
  * Evidence bits a flow collects (enum ew_evidence): detectors set them on
  * ew_conn.reasons; `edgeward policy` maps each to an action. Bit i is counted
  * in ew_evcount[i]; ew_evcount[EW_EV_MAX] counts flows with any bit.
@@ -609,6 +619,7 @@ _Static_assert(sizeof(struct ew_pfx6_key) == 20, "ew_pfx6_key size");
 _Static_assert(sizeof(struct ew_pfx_val) == 48, "ew_pfx_val size");
 _Static_assert(sizeof(struct ew_flow_key) == 40, "ew_flow_key size");
 _Static_assert(sizeof(struct ew_flow) == 64, "ew_flow size");
+_Static_assert(sizeof(struct ew_drop) == 8, "ew_drop size");
 _Static_assert(sizeof(struct ew_iface) == 32, "ew_iface size");
 _Static_assert(sizeof(struct ew_fd_state) == 88, "ew_fd_state size");
 _Static_assert(sizeof(struct ew_fd_class) == 16, "ew_fd_class size");

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Drop verdicts kept apart from the flow table. ew_flows is an LRU: a flood
+ * of new flows evicts a dropped flow's entry, and the flow's next packet
+ * would be decided afresh from its source prefix alone, forgetting a drop
+ * that came from its hello or from a detector. Every drop given to a flow is
+ * also written to ew_dropped (small, shared, holding drops only, so a flood
+ * of passed flows cannot push it out), which is read only when the flow
+ * table misses: mid-flow packets pay nothing. BPF only.
+ */
+#ifndef EW_DROPS_H
+#define EW_DROPS_H
+
+#include "maps.h"
+
+#define EW_DROP_LIVE (1u << 8)	/* ew_drop_recall: a drop under the current rules, reason in the low byte */
+#define EW_DROP_STALE (1u << 9) /* a drop under older rules: re-decide the flow */
+
+/* Remember that the flow k was dropped under rule generation gen. Global: checked once. */
+__noinline int ew_drop_remember(const struct ew_flow_key *k, __u32 gen, __u8 reason)
+{
+	struct ew_drop d = { .gen = gen, .reason = reason };
+
+	if (!k)
+		return 0;
+	return bpf_map_update_elem(&ew_dropped, k, &d, BPF_ANY);
+}
+
+/* A flow missing from ew_flows: EW_DROP_LIVE | reason, EW_DROP_STALE or 0. */
+__noinline __u32 ew_drop_recall(const struct ew_flow_key *k, __u32 gen)
+{
+	struct ew_drop *d;
+
+	if (!k)
+		return 0;
+	d = bpf_map_lookup_elem(&ew_dropped, k);
+	if (!d)
+		return 0;
+	if (d->gen == gen && gen)
+		return EW_DROP_LIVE | d->reason;
+	bpf_map_delete_elem(&ew_dropped, k);
+	return EW_DROP_STALE;
+}
+
+#endif
