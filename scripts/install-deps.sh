@@ -11,6 +11,9 @@ PKGS=(
 	libpcap-dev libjson-c-dev pkg-config
 	clang-16 clang-19
 	iproute2 curl python3 openssl xdp-tools nftables ipset iptables
+	# detectors: p0f (its p0f.fp database, and the reference the tests compare
+	# with), scapy to craft SYNs of other stacks
+	p0f python3-scapy tcpdump
 	libcap2-bin util-linux coreutils
 	# replay tests (editcap), tests/captures/record.sh (chromium optional, by hand)
 	tshark tcpdump ethtool gnutls-bin

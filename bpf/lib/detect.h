@@ -380,7 +380,7 @@ static __always_inline __u32 ew_detect_syn(struct xdp_md *ctx, const struct ew_p
 		}
 	}
 	ew_fan_key_tcp(&fk, &c->tcp.sig);
-	if (ew_fanout_add(&fk, p->saddr, c->reasons || ev) >= cfg->fanout_sources)
+	if (ew_fanout_add(&fk, p->saddr, c->reasons != 0) >= cfg->fanout_sources)
 		ev |= EW_E_FANOUT;
 	return ev;
 }
@@ -407,7 +407,7 @@ static __always_inline __u32 ew_detect_tls(const struct ew_pkt *p, struct ew_con
 	if (ew_stack_mismatch(c))
 		ev |= EW_E_STACK_MISMATCH;
 	ew_fan_key_ja4(&fk, c->tls.ja4);
-	if (ew_fanout_add(&fk, p->saddr, c->reasons || ev) >= cfg->fanout_sources)
+	if (ew_fanout_add(&fk, p->saddr, c->reasons != 0) >= cfg->fanout_sources)
 		ev |= EW_E_FANOUT;
 	return ev;
 }
