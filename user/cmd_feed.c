@@ -143,7 +143,8 @@ static int gather(struct ctx *c, int skip, const struct ew_fd_feed *extra, struc
 		struct ew_prefix *p;
 		size_t cnt;
 
-		if ((int)i == skip || bpf_map_lookup_elem(c->m.feeds, &i, &f) || !f.used)
+		if ((int)i == skip || bpf_map_lookup_elem(c->m.feeds, &i, &f) || !f.used ||
+		    ew_feed_fmt_is_fp(f.format))
 			continue;
 		f.name[sizeof(f.name) - 1] = 0;
 		if (ew_fd_store_load(c->dir, f.name, &p, &cnt)) {
@@ -216,7 +217,7 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 		ew_err("feed '%s' not loaded: nothing changed", name);
 		return 1;
 	}
-	if (check || ew_feed_fmt_is_fp(d.format)) {
+	if (check) {
 		json_object *r = summary_json(name, &d);
 
 		json_object_object_add(r, "fingerprints", json_object_new_int64(d.nfps));
@@ -228,16 +229,8 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 			       file, ew_feed_fmt_name(d.format), d.n4, d.n6, d.nfps, d.bad, d.dups);
 			json_object_put(r);
 		}
-		if (!check) {
-			ew_err("JA4/JA3 feeds become fingerprint rules, which this data path does not have "
-			       "yet: '%s' validated, nothing loaded (use --check to validate only)",
-			       name);
-			ret = 1;
-		} else {
-			ret = 0;
-		}
 		ew_feed_data_free(&d);
-		return ret;
+		return 0;
 	}
 	if (ctx_open(&c)) {
 		ew_feed_data_free(&d);
@@ -257,7 +250,25 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 		}
 		memset(&fe, 0, sizeof(fe));
 	}
-	{
+	if (fe.used && ew_feed_fmt_is_fp(fe.format) != ew_feed_fmt_is_fp(d.format)) {
+		ew_err("feed '%s' holds %s; `edgeward feed del %s` before loading %s into it", name,
+		       ew_feed_fmt_is_fp(fe.format) ? "fingerprints" : "prefixes", name,
+		       ew_feed_fmt_is_fp(d.format) ? "fingerprints" : "prefixes");
+		goto out;
+	}
+	if (ew_feed_fmt_is_fp(d.format)) {
+		size_t owned, foreign;
+
+		memset(&rep, 0, sizeof(rep));
+		if (ew_fd_fp_apply(c.dir, name, action, d.fps, d.nfps, &owned, &foreign)) {
+			ew_err("feed '%s': its fingerprint rules may be partly updated; load it again", name);
+			goto out;
+		}
+		if (foreign)
+			ew_warn("%zu of %zu fingerprints of '%s' are rules already (edgeward fp or another "
+				"feed): those keep their action", foreign, d.nfps, name);
+		d.n4 = owned; /* recorded as the feed's entries */
+	} else {
 		struct ew_fd_feed me = { .id = id, .action = action, .pfx = d.pfx, .n = d.npfx };
 
 		if (apply_set(&c, id, &me, &rep)) {
@@ -306,6 +317,9 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 		json_object_object_add(r, "total_ms", json_object_new_double(rep.total_ms));
 		json_object_object_add(r, "hash_updates", json_object_new_int64(rep.hash_updates));
 		ew_json_print(r);
+	} else if (ew_feed_fmt_is_fp(d.format)) {
+		printf("feed %s: %zu fingerprint rules (%s, %s), %zu lines rejected\n", name, d.n4,
+		       ew_feed_fmt_name(d.format), ew_action_name(action), d.bad);
 	} else {
 		printf("feed %s: %zu IPv4 + %zu IPv6 prefixes (%s, %s), %zu lines rejected, %zu duplicates; "
 		       "tables swapped in %.1f ms\n",
@@ -333,7 +347,7 @@ static int feed_del(const char *name)
 		ew_err("no feed named '%s'", name);
 		goto out;
 	}
-	if (apply_set(&c, id, NULL, &rep))
+	if (ew_feed_fmt_is_fp(fe.format) ? ew_fd_fp_del(c.dir, name) : apply_set(&c, id, NULL, &rep))
 		goto out;
 	memset(&fe, 0, sizeof(fe));
 	bpf_map_update_elem(c.m.feeds, &(__u32){ id }, &fe, BPF_ANY);
@@ -372,7 +386,16 @@ json_object *ew_feeds_json(const struct ew_fd_maps *m)
 		json_object_object_add(o, "loaded_unix_ns", json_object_new_int64(f.loaded_ns));
 		json_object_object_add(o, "source", json_object_new_string(f.source));
 		json_object_object_add(o, "sha256", json_object_new_string(sha));
-		json_object_object_add(o, "hits", json_object_new_int64(ew_fd_feed_hits(m, i, &f)));
+		if (ew_feed_fmt_is_fp(f.format)) {
+			char dir[512];
+
+			json_object_object_add(o, "fingerprints", json_object_new_int64(f.entries4));
+			json_object_object_add(o, "ipv4", json_object_new_int64(0));
+			json_object_object_add(o, "hits", json_object_new_int64(
+				ew_fd_state_dir(dir, sizeof(dir)) ? 0 : ew_fd_fp_hits(dir, f.name)));
+		} else {
+			json_object_object_add(o, "hits", json_object_new_int64(ew_fd_feed_hits(m, i, &f)));
+		}
 		json_object_object_add(o, "memory_bytes", json_object_new_int64(f.mem_bytes));
 		json_object_array_add(arr, o);
 	}
@@ -423,27 +446,28 @@ static int feed_list(void)
 		ew_json_print(r);
 		return 0;
 	}
-	printf("%-16s %-18s %-6s %9s %8s %12s %10s  %-19s %-12s %s\n", "NAME", "FORMAT", "ACTION", "IPV4",
-	       "IPV6", "HITS", "MEMORY", "LOADED (UTC)", "SHA256", "SOURCE");
+	printf("%-16s %-18s %-6s %9s %8s %6s %12s %10s  %-19s %-12s %s\n", "NAME", "FORMAT", "ACTION", "IPV4",
+	       "IPV6", "FP", "HITS", "MEMORY", "LOADED (UTC)", "SHA256", "SOURCE");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *v;
 		const char *s[4];
-		int64_t n[5];
+		int64_t n[6];
 		char when[32], mem[32];
 		time_t t;
 		static const char *const sk[] = { "name", "format", "action", "sha256" };
-		static const char *const nk[] = { "ipv4", "ipv6", "hits", "memory_bytes", "loaded_unix_ns" };
+		static const char *const nk[] = { "ipv4", "ipv6", "hits", "memory_bytes", "loaded_unix_ns",
+						  "fingerprints" };
 
 		for (int k = 0; k < 4; k++)
 			s[k] = json_object_object_get_ex(o, sk[k], &v) ? json_object_get_string(v) : "";
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < 6; k++)
 			n[k] = json_object_object_get_ex(o, nk[k], &v) ? json_object_get_int64(v) : 0;
 		t = n[4] / 1000000000;
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&t));
 		json_object_object_get_ex(o, "source", &v);
-		printf("%-16s %-18s %-6s %9lld %8lld %12lld %10s  %-19s %.12s %s\n", s[0], s[1], s[2],
-		       (long long)n[0], (long long)n[1], (long long)n[2], human(mem, sizeof(mem), n[3]), when,
-		       s[3], json_object_get_string(v));
+		printf("%-16s %-18s %-6s %9lld %8lld %6lld %12lld %10s  %-19s %.12s %s\n", s[0], s[1], s[2],
+		       (long long)n[0], (long long)n[1], (long long)n[5], (long long)n[2],
+		       human(mem, sizeof(mem), n[3]), when, s[3], json_object_get_string(v));
 	}
 	{
 		json_object *v;

@@ -154,31 +154,12 @@ static int push_fp(struct pctx *c, char kind, const char *fp, const char *label)
 	return 0;
 }
 
-/* JA4: [tqd] version(2) [di] ciphers(2 digits) extensions(2 digits) alpn(2) _ 12 hex _ 12 hex. */
+/* A full JA4 (feeds list whole fingerprints; `edgeward fp` also takes a_b). */
 static bool ja4_valid(const char *s)
 {
-	if (strlen(s) != 36 || !strchr("tqd", s[0]) || !isalnum((unsigned char)s[1]) ||
-	    !isalnum((unsigned char)s[2]) || !strchr("di", s[3]) || s[10] != '_' || s[23] != '_')
-		return false;
-	for (int i = 4; i < 8; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-	if (!isalnum((unsigned char)s[8]) || !isalnum((unsigned char)s[9]))
-		return false;
-	for (int i = 11; i < 36; i++)
-		if (i != 23 && !strchr("0123456789abcdef", s[i]))
-			return false;
-	return true;
-}
+	bool ab;
 
-static bool ja3_valid(const char *s)
-{
-	if (strlen(s) != 32)
-		return false;
-	for (int i = 0; i < 32; i++)
-		if (!strchr("0123456789abcdef", s[i]))
-			return false;
-	return true;
+	return ew_ja4_valid(s, &ab) && !ab;
 }
 
 /* --- lines ----------------------------------------------------------------- */
@@ -435,7 +416,7 @@ static int line_ja3_sslbl(struct pctx *c, struct line *l, void *arg)
 	char *f[CSV_MAX];
 	int n = csv_split(l->s, f, CSV_MAX);
 
-	if (!ja3_valid(trim(f[0]))) {
+	if (!ew_ja3_valid(trim(f[0]))) {
 		reject(c, l->no, "'%.40s' is not a JA3 MD5 (32 lowercase hex digits)", f[0]);
 		return 0;
 	}

@@ -89,6 +89,17 @@ int ew_prefix_cmp(const void *a, const void *b);
 /* --- sha256.c --------------------------------------------------------------- */
 void ew_sha256(const void *data, size_t len, uint8_t out[32]);
 
+/* --- feed_fp.c: JA4/JA3 feeds as rules in ew_fprules (edgeward fp) ------------ */
+/*
+ * Make the feed's fingerprints rules with `action`, owning those it creates;
+ * drop the rules it owned and no longer lists. *owned: rules it owns now;
+ * *foreign: listed fingerprints that were already someone else's rule.
+ */
+int ew_fd_fp_apply(const char *dir, const char *name, int action, const struct ew_fp_entry *fps, size_t n,
+		   size_t *owned, size_t *foreign);
+int ew_fd_fp_del(const char *dir, const char *name);
+uint64_t ew_fd_fp_hits(const char *dir, const char *name); /* hellos its rules matched */
+
 /* --- feeds.c: kernel tables --------------------------------------------------- */
 /* Open map fds of the feed tables, from the pins or (tests) from a skeleton. */
 struct ew_fd_maps {
