@@ -109,13 +109,6 @@ static int add_block_file(struct rules *ru, const char *path)
 	return bad ? -1 : 0;
 }
 
-static json_object *str_or_null(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-
-	return n ? json_object_new_string_len(s, n) : NULL;
-}
-
 static json_object *flow_json(const struct ew_replay_flow *f)
 {
 	const struct ew_flow_key *k = &f->key;
@@ -136,10 +129,10 @@ static json_object *flow_json(const struct ew_replay_flow *f)
 	json_object_object_add(o, "dport", json_object_new_int(ntohs(k->dport)));
 	json_object_object_add(o, "proto", json_object_new_string(k->proto == 6 ? "tcp" : "udp"));
 	json_object_object_add(o, "client_by", json_object_new_string(f->by_syn ? "syn" : "ports"));
-	json_object_object_add(o, "ja4", f->has_conn ? str_or_null(t->ja4, sizeof(t->ja4)) : NULL);
-	json_object_object_add(o, "ja3", f->has_conn ? str_or_null(t->ja3, sizeof(t->ja3)) : NULL);
-	json_object_object_add(o, "sni", f->has_conn ? str_or_null(t->sni, sizeof(t->sni)) : NULL);
-	json_object_object_add(o, "alpn", f->has_conn ? str_or_null(t->alpn, sizeof(t->alpn)) : NULL);
+	json_object_object_add(o, "ja4", f->has_conn ? ew_json_strn(t->ja4, sizeof(t->ja4)) : NULL);
+	json_object_object_add(o, "ja3", f->has_conn ? ew_json_strn(t->ja3, sizeof(t->ja3)) : NULL);
+	json_object_object_add(o, "sni", f->has_conn ? ew_json_strn(t->sni, sizeof(t->sni)) : NULL);
+	json_object_object_add(o, "alpn", f->has_conn ? ew_json_strn(t->alpn, sizeof(t->alpn)) : NULL);
 	ew_conn_detect_json(o, f->has_conn ? &f->conn : NULL);
 	json_object_object_add(o, "verdict", json_object_new_string(ew_action_name(f->verdict)));
 	json_object_object_add(o, "reasons", reasons);
@@ -153,15 +146,6 @@ static json_object *flow_json(const struct ew_replay_flow *f)
 	return o;
 }
 
-static const char *field(json_object *o, const char *name)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, name, &v) || !v)
-		return "-";
-	return json_object_get_string(v);
-}
-
 static void print_table(json_object **rows, size_t n)
 {
 	printf("%-24s %-24s %-5s %11s %15s %-10s %-14s %-20s %-9s %-38s %s\n", "CLIENT", "SERVER", "PROTO",
@@ -170,12 +154,12 @@ static void print_table(json_object **rows, size_t n)
 		json_object *o = rows[i], *rs;
 		char c[64], s[64], p[32], b[48], reasons[64] = "";
 
-		const char *v6 = strchr(field(o, "src"), ':') ? "[" : "";
+		const char *v6 = strchr(ew_json_field(o, "src"), ':') ? "[" : "";
 
-		snprintf(c, sizeof(c), "%s%s%s:%s", v6, field(o, "src"), *v6 ? "]" : "", field(o, "sport"));
-		snprintf(s, sizeof(s), "%s%s%s:%s", v6, field(o, "dst"), *v6 ? "]" : "", field(o, "dport"));
-		snprintf(p, sizeof(p), "%s/%s", field(o, "packets_in"), field(o, "packets_out"));
-		snprintf(b, sizeof(b), "%s/%s", field(o, "bytes_in"), field(o, "bytes_out"));
+		snprintf(c, sizeof(c), "%s%s%s:%s", v6, ew_json_field(o, "src"), *v6 ? "]" : "", ew_json_field(o, "sport"));
+		snprintf(s, sizeof(s), "%s%s%s:%s", v6, ew_json_field(o, "dst"), *v6 ? "]" : "", ew_json_field(o, "dport"));
+		snprintf(p, sizeof(p), "%s/%s", ew_json_field(o, "packets_in"), ew_json_field(o, "packets_out"));
+		snprintf(b, sizeof(b), "%s/%s", ew_json_field(o, "bytes_in"), ew_json_field(o, "bytes_out"));
 		json_object_object_get_ex(o, "reasons", &rs);
 		for (size_t j = 0; j < json_object_array_length(rs); j++) {
 			size_t l = strlen(reasons);
@@ -183,9 +167,9 @@ static void print_table(json_object **rows, size_t n)
 			snprintf(reasons + l, sizeof(reasons) - l, "%s%s", j ? "," : "",
 				 json_object_get_string(json_object_array_get_idx(rs, j)));
 		}
-		printf("%-24s %-24s %-5s %11s %15s %-10s %-14s %-20s %-9s %-38s %s\n", c, s, field(o, "proto"), p,
-		       b, field(o, "verdict"), *reasons ? reasons : "-", field(o, "sni"), field(o, "alpn"),
-		       field(o, "ja4"), field(o, "ja3"));
+		printf("%-24s %-24s %-5s %11s %15s %-10s %-14s %-20s %-9s %-38s %s\n", c, s, ew_json_field(o, "proto"), p,
+		       b, ew_json_field(o, "verdict"), *reasons ? reasons : "-", ew_json_field(o, "sni"), ew_json_field(o, "alpn"),
+		       ew_json_field(o, "ja4"), ew_json_field(o, "ja3"));
 	}
 }
 

@@ -43,9 +43,21 @@ void ew_json_print(json_object *o)
 
 json_object *ew_json_strn(const char *s, size_t max)
 {
-	size_t n = strnlen(s, max);
+	size_t n = strnlen(s, max), o = 0;
+	char buf[4 * 256 + 1];
 
-	return n ? json_object_new_string_len(s, n) : NULL;
+	if (!n)
+		return NULL;
+	/* Bytes from the wire (SNI, ALPN): all but printable ASCII as \xNN, so the JSON stays UTF-8. */
+	for (size_t i = 0; i < n && o + 4 < sizeof(buf); i++) {
+		unsigned char c = s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			buf[o++] = c;
+		else
+			o += snprintf(buf + o, sizeof(buf) - o, "\\x%02x", c);
+	}
+	return json_object_new_string_len(buf, o);
 }
 
 const char *ew_json_field(json_object *o, const char *name)
