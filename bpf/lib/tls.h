@@ -9,7 +9,8 @@
  * A hello that fits its segment is copied to this CPU's scratch and parsed
  * there; a longer one (up to EW_TLS_BUF bytes, any number of segments) is
  * gathered in ew_tls_reasm by next expected sequence number: a retransmitted
- * segment is skipped, a gap or out-of-order segment ends the attempt. Only
+ * segment is skipped, a gap, an out-of-order segment or a FIN/RST ends the
+ * attempt (counted incomplete). Only
  * the first handshake record is read; later hellos of the flow (after a
  * HelloRetryRequest) are never looked at, and with ECH the outer hello is
  * the one fingerprinted.
@@ -27,6 +28,7 @@
 #include "parse.h"
 #include "stats.h"
 #include "flow.h"
+#include "tcpsig.h"
 #include "sha256.h"
 #include "md5.h"
 
@@ -872,9 +874,15 @@ __noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const s
 		return EW_TLS_PASS;
 	port = bpf_ntohs(p->dport);
 	plen = ew_tls_plen(ctx, p);
-	if (plen == 0)
-		return EW_TLS_PASS;
 	r = bpf_map_lookup_elem(&ew_tls_reasm, k);
+	if (plen == 0) {
+		/* Closed before its hello was whole: incomplete, and its slot is freed. */
+		if (r && (p->tcp_flags & (EW_TCPF_FIN | EW_TCPF_RST))) {
+			bpf_map_delete_elem(&ew_tls_reasm, k);
+			return ew_tls_fail(k, f, EW_TLS_INCOMPLETE);
+		}
+		return EW_TLS_PASS;
+	}
 	s = bpf_map_lookup_elem(&ew_tls_scr, &zero);
 	if (!s)
 		return EW_TLS_PASS;
