@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +36,8 @@ static const char usage[] =
 	"usage: edgeward daemon --config FILE [--check] [--detach-on-exit]\n"
 	"\n"
 	"Attaches to the configured interfaces, loads the configured block list,\n"
-	"threat feeds (with `edgeward feed load`) and detector policy,\n"
+	"fingerprint rules, threat feeds (with `edgeward feed load`) and detector\n"
+	"policy,\n"
 	"serves Prometheus metrics (HTTP /metrics and/or a node_exporter textfile),\n"
 	"logs a line per data-path event to stderr, and re-reads FILE on SIGHUP and\n"
 	"when FILE or a block-file changes. A configuration with errors is refused\n"
@@ -137,9 +139,10 @@ static int apply_ifaces(const struct ew_dcfg *n, const struct ew_dcfg *old)
 
 /* --- block list: entries labelled CFG_LABEL are the daemon's --------------------- */
 
+/* A key of ew_pfx4 (space 4), ew_pfx6 (6) or ew_fprules ('f'), for sorting and bsearch. */
 struct bkey {
-	__u8 family;
-	__u8 k[20]; /* ew_pfx4_key or ew_pfx6_key */
+	__u8 space;
+	__u8 k[sizeof(struct ew_fp_key)];
 };
 
 static int bkey_cmp(const void *a, const void *b)
@@ -154,28 +157,30 @@ static void bkey_of(struct bkey *bk, const struct ew_prefix *p)
 	void *k = ew_pfx_key(p, &k4, &k6);
 
 	memset(bk, 0, sizeof(*bk));
-	bk->family = p->family;
+	bk->space = p->family;
 	memcpy(bk->k, k, p->family == 4 ? sizeof(k4) : sizeof(k6));
 }
 
-/* Delete the daemon's entries of one map that the new configuration lacks. */
-static long prune(int fd, int family, const struct bkey *want, size_t nwant)
+/*
+ * Delete the daemon's entries (label CFG_LABEL at label_off in the value) of
+ * one map that the new configuration lacks. want is sorted.
+ */
+static long prune(int fd, int space, size_t ks, size_t label_off, const struct bkey *want, size_t nwant)
 {
-	size_t ks = family == 4 ? sizeof(struct ew_pfx4_key) : sizeof(struct ew_pfx6_key);
 	struct bkey cur, next, *gone = NULL;
-	struct ew_pfx_val v;
+	char v[256];
 	size_t ngone = 0, cap = 0;
 	void *prev = NULL;
 	long n = 0;
 
 	memset(&cur, 0, sizeof(cur));
 	memset(&next, 0, sizeof(next));
-	cur.family = next.family = family;
+	cur.space = next.space = space;
 	/* Collect first: deleting while walking restarts the walk. */
 	while (bpf_map_get_next_key(fd, prev, next.k) == 0) {
 		memcpy(cur.k, next.k, ks);
 		prev = cur.k;
-		if (bpf_map_lookup_elem(fd, cur.k, &v) || strncmp(v.label, CFG_LABEL, EW_LABEL_LEN))
+		if (bpf_map_lookup_elem(fd, cur.k, v) || strncmp(v + label_off, CFG_LABEL, EW_LABEL_LEN))
 			continue;
 		if (bsearch(&cur, want, nwant, sizeof(*want), bkey_cmp))
 			continue;
@@ -214,8 +219,8 @@ static int apply_blocks(const struct ew_dcfg *c)
 	for (size_t i = 0; i < c->nblocks; i++)
 		bkey_of(&want[i], &c->blocks[i].p);
 	qsort(want, c->nblocks, sizeof(*want), bkey_cmp);
-	changed += prune(fd4, 4, want, c->nblocks);
-	changed += prune(fd6, 6, want, c->nblocks);
+	changed += prune(fd4, 4, sizeof(struct ew_pfx4_key), offsetof(struct ew_pfx_val, label), want, c->nblocks);
+	changed += prune(fd6, 6, sizeof(struct ew_pfx6_key), offsetof(struct ew_pfx_val, label), want, c->nblocks);
 	for (size_t i = 0; i < c->nblocks; i++) {
 		const struct ew_dcfg_block *b = &c->blocks[i];
 		struct ew_pfx4_key k4;
@@ -254,6 +259,55 @@ static void add_fd(struct daemon *d, int fd)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
 	epoll_ctl(d->efd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Fingerprint rules: like the block list, the entries labelled CFG_LABEL are the daemon's. */
+static int apply_fps(const struct ew_dcfg *c)
+{
+	struct bkey *want;
+	long changed = 0;
+	int fd, ret = -1;
+
+	if (!c->nfps && !ew_pins_exist())
+		return 0;
+	fd = ew_map_open("ew_fprules");
+	if (fd < 0)
+		return -1;
+	want = calloc(c->nfps ? c->nfps : 1, sizeof(*want));
+	if (!want)
+		goto out;
+	for (size_t i = 0; i < c->nfps; i++) {
+		want[i].space = 'f';
+		memcpy(want[i].k, &c->fps[i].k, sizeof(c->fps[i].k));
+	}
+	qsort(want, c->nfps, sizeof(*want), bkey_cmp);
+	changed += prune(fd, 'f', sizeof(struct ew_fp_key), offsetof(struct ew_fp_val, label), want, c->nfps);
+	for (size_t i = 0; i < c->nfps; i++) {
+		struct ew_fp_val v = {}, old;
+
+		if (bpf_map_lookup_elem(fd, &c->fps[i].k, &old) == 0) {
+			if (old.action == c->fps[i].action && !strncmp(old.label, CFG_LABEL, EW_LABEL_LEN))
+				continue;
+			v.hits = old.hits;
+		}
+		v.action = c->fps[i].action;
+		snprintf(v.label, sizeof(v.label), "%s", CFG_LABEL);
+		if (bpf_map_update_elem(fd, &c->fps[i].k, &v, BPF_ANY)) {
+			ew_err("adding fingerprint rule %.*s: %s", (int)sizeof(c->fps[i].k.val), c->fps[i].k.val,
+			       strerror(errno));
+			goto out;
+		}
+		changed++;
+	}
+	if (changed && ew_rules_changed())
+		goto out;
+	if (changed)
+		logmsg("fingerprint rules: %ld changed, %zu configured", changed, c->nfps);
+	ret = 0;
+out:
+	free(want);
+	close(fd);
+	return ret;
 }
 
 /* --- feeds: `edgeward feed` does the work, in a child -------------------------------- */
@@ -470,7 +524,7 @@ static int load(struct daemon *d, const char *path)
 			return -1;
 		}
 	}
-	if (apply_ifaces(&n, d->have_cur ? &d->cur : NULL) || apply_blocks(&n) ||
+	if (apply_ifaces(&n, d->have_cur ? &d->cur : NULL) || apply_blocks(&n) || apply_fps(&n) ||
 	    apply_feeds(&n, d->have_cur ? &d->cur : NULL) || apply_policy(&n, d->have_cur ? &d->cur : NULL))
 		ret = -1;
 	if (new_srv) {
@@ -483,8 +537,8 @@ static int load(struct daemon *d, const char *path)
 		logmsg("%s applied with errors (see above)", path);
 		d->reloads_failed++;
 	} else {
-		logmsg("%s loaded: %d interfaces, %zu block entries, %d feeds%s%s", path, n.nifaces, n.nblocks,
-		       n.nfeeds, n.textfile[0] ? ", textfile " : "", n.textfile);
+		logmsg("%s loaded: %d interfaces, %zu block entries, %zu fingerprint rules, %d feeds%s%s", path,
+		       n.nifaces, n.nblocks, n.nfps, n.nfeeds, n.textfile[0] ? ", textfile " : "", n.textfile);
 		d->reloads_ok++;
 		d->last_ok_unix = time(NULL);
 	}

@@ -94,9 +94,19 @@ static const struct ew_group g_detectors = {
 	.help = { "Flows a detector's evidence marked, by detector and its policy." },
 };
 
+static const struct ew_group g_rules = {
+	.json = "rules",
+	.style = EW_JSON_ROWS,
+	.labels = { "rule", "action", "label" },
+	.values = { "hits" },
+	.metrics = { "edgeward_rule_hits_total" },
+	.types = { "counter" },
+	.help = { "ClientHellos that matched each fingerprint rule." },
+};
+
 /* Every group: JSON has each key even when its source has no rows. */
 static const struct ew_group *const groups[] = { &g_stats, &g_events, &g_flow_table, &g_blocklist, &g_ring, &g_feeds,
-						  &g_detectors };
+						  &g_detectors, &g_rules };
 
 /* Names of enum ew_counter, as JSON keys and Prometheus event labels. */
 static const char *const counter_names[EW_COUNTER_MAX] = {
@@ -449,6 +459,42 @@ static int src_detectors(struct ew_counters *c)
 	return 0;
 }
 
+/* ew_fprules: hits per fingerprint rule (absent until fingerprint rules exist). */
+static int src_rules(struct ew_counters *c)
+{
+	static const char *const kinds[] = { [EW_FR_JA4] = "ja4", [EW_FR_JA4_AB] = "ja4_ab", [EW_FR_JA3] = "ja3" };
+	struct ew_fp_key k, next;
+	struct ew_fp_val v;
+	void *prev = NULL;
+	int fd = map_open_quiet("ew_fprules");
+
+	if (fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct ew_row *r;
+		char name[64];
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;
+		r = row_add(c, &g_rules);
+		if (!r) {
+			close(fd);
+			return -1;
+		}
+		snprintf(name, sizeof(name), "%s:%.*s", k.kind <= EW_FR_JA3 && kinds[k.kind] ? kinds[k.kind] : "?",
+			 (int)sizeof(k.val), k.val);
+		v.label[EW_LABEL_LEN - 1] = 0;
+		row_label(r, 0, name);
+		row_label(r, 1, ew_action_name(v.action));
+		row_label(r, 2, v.label);
+		r->v[0] = v.hits;
+	}
+	close(fd);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*read)(struct ew_counters *c);
@@ -460,6 +506,7 @@ static const struct {
 	{ "ew_evstate", src_ring },
 	{ "ew_feeds", src_feeds },
 	{ "ew_evcount", src_detectors },
+	{ "ew_fprules", src_rules },
 };
 
 int ew_counters_read(struct ew_counters *c, bool per_cpu)

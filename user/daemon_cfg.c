@@ -5,6 +5,7 @@
  * separated by blanks, `#` starts a comment. The format is documented in
  * README.md ("Configuration file") and scripts/edgeward.conf.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -207,6 +208,58 @@ static void feed(struct parse *p, int n, char **w)
 		memcpy(c->files[c->nfiles++], w[2], strlen(w[2]) + 1);
 }
 
+/* fp ja4|ja3 VALUE[=drop|flag|allow]...: fingerprint rules (default drop), as `edgeward fp add`. */
+static void fp_rules(struct parse *p, int n, char **w)
+{
+	struct ew_dcfg *c = p->c;
+
+	if (n < 3 || (strcmp(w[1], "ja4") && strcmp(w[1], "ja3"))) {
+		perr(p, "fp takes ja4|ja3 VALUE[=drop|flag|allow]...");
+		return;
+	}
+	for (int i = 2; i < n; i++) {
+		char v[64], *eq;
+		int action = EW_A_DROP;
+		bool ab = false, ok;
+
+		snprintf(v, sizeof(v), "%s", w[i]);
+		if ((eq = strchr(v, '='))) {
+			*eq = 0;
+			action = ew_action_parse(eq + 1);
+			if (action < 0) {
+				perr(p, "fp %s: action '%s' is not drop, flag or allow", v, eq + 1);
+				continue;
+			}
+		}
+		if (!strcmp(w[1], "ja3")) {
+			for (char *q = v; *q; q++)
+				*q = tolower((unsigned char)*q);
+			ok = ew_ja3_valid(v);
+		} else {
+			ok = strlen(w[i]) < sizeof(v) && ew_ja4_valid(v, &ab);
+		}
+		if (!ok) {
+			perr(p, "fp: '%s' is not a %s", v, !strcmp(w[1], "ja3") ? "JA3 (32 hex digits)" :
+				"JA4 (t13d1516h2_8daaf6152771_e5627efa2ab1) or its a_b part");
+			continue;
+		}
+		if (c->nfps == c->cap_fps) {
+			size_t cap = c->cap_fps ? c->cap_fps * 2 : 16;
+			struct ew_dcfg_fp *nf = realloc(c->fps, cap * sizeof(*nf));
+
+			if (!nf) {
+				perr(p, "out of memory");
+				return;
+			}
+			c->fps = nf;
+			c->cap_fps = cap;
+		}
+		ew_fp_key_make(&c->fps[c->nfps].k, !strcmp(w[1], "ja3") ? EW_FR_JA3 : ab ? EW_FR_JA4_AB : EW_FR_JA4, v);
+		c->fps[c->nfps].action = action;
+		c->nfps++;
+	}
+}
+
 /* policy REASON drop|flag|off, as `edgeward policy set`. */
 static void policy(struct parse *p, int n, char **w)
 {
@@ -343,7 +396,9 @@ static void directive(struct parse *p, int n, char **w)
 		policy(p, n, w);
 	} else if (!strcmp(k, "threshold")) {
 		threshold(p, n, w);
-	} else if (!strcmp(k, "fp") || !strcmp(k, "detector")) {
+	} else if (!strcmp(k, "fp")) {
+		fp_rules(p, n, w);
+	} else if (!strcmp(k, "detector")) {
 		perr(p, "'%s' is not supported in this build", k);
 	} else {
 		perr(p, "unknown directive '%s'", k);
@@ -353,6 +408,7 @@ static void directive(struct parse *p, int n, char **w)
 void ew_dcfg_free(struct ew_dcfg *c)
 {
 	free(c->blocks);
+	free(c->fps);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -193,6 +193,10 @@ struct ew_dcfg_block {
 	struct ew_prefix p;
 	int action;
 };
+struct ew_dcfg_fp {
+	struct ew_fp_key k;
+	int action;
+};
 struct ew_dcfg_feed {
 	char name[32];
 	char file[1024];
@@ -207,6 +211,8 @@ struct ew_dcfg {
 		char name[24], value[24];
 	} thresholds[16]; /* `policy threshold NAME VALUE` */
 	int nthresholds;
+	struct ew_dcfg_fp *fps; /* fingerprint rules */
+	size_t nfps, cap_fps;
 	struct ew_dcfg_iface ifaces[EW_DCFG_IFACES_MAX];
 	int nifaces;
 	struct ew_dcfg_block *blocks;

@@ -220,9 +220,14 @@ metrics-interval 1
 feed opsfeed $EW_TMP/feed.txt format cidr action flag
 policy conn_rate drop
 threshold rate-burst 77
+fp ja4 t13d1516h2_8daaf6152771_e5627efa2ab1=flag
+fp ja3 E7D705A3286E19EA42F587B344EE6865
 EOF
 	printf '# ops test feed\n198.18.2.0/24\n' >"$EW_TMP/feed.txt"
 	check daemon_check_ok "--check refused a good file" cfg_check "$CONF"
+	sed "s/^interface eth0 /interface $EW_SIF /" "$EW_ROOT/scripts/edgeward.conf" >"$EW_TMP/example.conf"
+	check daemon_example_config "scripts/edgeward.conf: $(ew daemon --config "$EW_TMP/example.conf" --check 2>&1)" \
+		cfg_check "$EW_TMP/example.conf"
 	if ! daemon_start; then
 		fail daemon_start "daemon did not start: $(cat "$DLOG")"
 		return
@@ -273,6 +278,12 @@ EOF
 	check daemon_detector_metrics "detector series: $(grep detector_ "$m" | tr '\n' ' ')" \
 		grep -q '^edgeward_detector_flows_total{detector="conn_rate",policy="drop"} [0-9]' "$m"
 
+	# Fingerprint rules from the file are the daemon's (label config), with per-rule series.
+	check daemon_fp_rules "fp list: $(ew fp list -j)" \
+		[ "$(ew fp list -j | json_get "sorted((r['action'], r['label']) for r in d)")" = "[('drop', 'config'), ('flag', 'config')]" ]
+	check daemon_rule_metrics "rule series: $(grep rule_hits "$m" | tr '\n' ' ')" \
+		grep -q '^edgeward_rule_hits_total{rule="ja4:t13d1516h2_8daaf6152771_e5627efa2ab1",action="flag",label="config"} [0-9]' "$m"
+
 	# It dropped to the capabilities it needs: CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39).
 	caps=$(awk '/^CapEff/ { print $2 }' "/proc/$DPID/status")
 	check daemon_capabilities "CapEff $caps" [ "$caps" = 000000c000001000 ]
@@ -293,11 +304,12 @@ EOF
 		[ "$(cfg_blocks)" = "['198.18.2.0/24', '198.18.3.0/24']" ]
 	# An entry leaving the file leaves the block list; `block add` entries are not the daemon's.
 	ew block add 198.18.9.9 --label manual >/dev/null
-	sed -i 's| 198.18.2.0/24||; /^policy conn_rate drop/d' "$CONF"
+	sed -i 's| 198.18.2.0/24||; /^policy conn_rate drop/d; /^fp ja3/d' "$CONF"
 	kill -HUP "$DPID"
 	wait_for 5 cfg_is "['198.18.3.0/24']"
 	check daemon_reload_removes "config entries: $(cfg_blocks), manual kept: $(ew block list -j | grep -c 198.18.9.9)" \
 		[ "$(cfg_blocks)" = "['198.18.3.0/24']" -a "$(ew block list -j | grep -c 198.18.9.9)" = 1 ]
+	check daemon_reload_removes_fp "fp list: $(ew fp list -j)" [ "$(ew fp list -j | json_get "len(d)")" = 1 ]
 	check daemon_reload_policy_default "conn_rate after its line left: $(ew policy list -j | json_get "[r['action'] for r in d['reasons'] if r['reason'] == 'conn_rate']")" \
 		[ "$(ew policy list -j | json_get "[r['action'] for r in d['reasons'] if r['reason'] == 'conn_rate']")" = "['flag']" ]
 	ew block del 198.18.9.9 >/dev/null

@@ -64,7 +64,8 @@ EW_TEST(daemon_cfg_valid)
 		 "detach-on-exit yes\n"
 		 "feed tor %s format cidr action flag\n"
 		 "policy conn_rate drop\n"
-		 "threshold rate-per-s 50\n",
+		 "threshold rate-per-s 50\n"
+		 "fp ja4 t13d1516h2_8daaf6152771=allow t13d1516h2_8daaf6152771_e5627efa2ab1\n",
 		 bpath, bpath);
 	ok = ASSERT_EQ(parse_text(text, &c, path, err, sizeof(err)), 0) && ASSERT_STREQ(err, "") &&
 	     ASSERT_EQ(c.nifaces, 1) && ASSERT_STREQ(c.ifaces[0].name, "lo") && ASSERT_EQ(c.ifaces[0].mode, 2) &&
@@ -75,7 +76,9 @@ EW_TEST(daemon_cfg_valid)
 	     ASSERT_TRUE(c.detach_on_exit) && ASSERT_TRUE(c.drop_caps) && ASSERT_EQ(c.nfeeds, 1) &&
 	     ASSERT_STREQ(c.feeds[0].format, "cidr") && ASSERT_STREQ(c.feeds[0].action, "flag") && ASSERT_EQ(c.nfiles, 2) &&
 	     ASSERT_STREQ(c.policy[ew_evidence_parse("conn_rate")], "drop") && ASSERT_STREQ(c.policy[1], "") &&
-	     ASSERT_EQ(c.nthresholds, 1) && ASSERT_STREQ(c.thresholds[0].value, "50");
+	     ASSERT_EQ(c.nthresholds, 1) && ASSERT_STREQ(c.thresholds[0].value, "50") && ASSERT_EQ(c.nfps, 2) &&
+	     ASSERT_EQ(c.fps[0].k.kind, EW_FR_JA4_AB) && ASSERT_EQ(c.fps[0].action, EW_A_ALLOW) &&
+	     ASSERT_EQ(c.fps[1].k.kind, EW_FR_JA4) && ASSERT_EQ(c.fps[1].action, EW_A_DROP);
 	ew_dcfg_free(&c);
 	unlink(path);
 	unlink(bpath);
@@ -100,7 +103,11 @@ EW_TEST(daemon_cfg_errors_name_file_and_line)
 		{ "metrics-interval 0\n", 1, "1..3600" },
 		{ "log-events maybe\n", 1, "yes or no" },
 		{ "metrics-textfile relative.prom\n", 1, "absolute" },
-		{ "fp ja4:t13d=drop\n", 1, "'fp' is not supported in this build" },
+		{ "detector x\n", 1, "'detector' is not supported in this build" },
+		{ "fp ja4 t13d=drop\n", 1, "is not a JA4" },
+		{ "fp ja3 abc\n", 1, "is not a JA3" },
+		{ "fp ja5 t13d1516h2_8daaf6152771\n", 1, "fp takes ja4|ja3" },
+		{ "fp ja4 t13d1516h2_8daaf6152771=boom\n", 1, "not drop, flag or allow" },
 		{ "policy conn_rate explode\n", 1, "not drop, flag or off" },
 		{ "policy fp_rule drop\n", 1, "is not relay_rtt" },
 		{ "threshold rate-per-s fast\n", 1, "not a number" },
