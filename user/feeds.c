@@ -234,9 +234,12 @@ static void image_free(struct image *im)
 /* LSD radix sort of 64-bit keys, low `bits` bits significant. */
 static int radix_sort(uint64_t *a, size_t n, int bits)
 {
-	uint64_t *tmp = malloc(n * sizeof(*a) + 1);
+	uint64_t *tmp;
 	size_t cnt[1 << 13];
 
+	if (n < 2) /* also: an empty feed passes a NULL array */
+		return 0;
+	tmp = malloc(n * sizeof(*a));
 	if (!tmp)
 		return -1;
 	for (int shift = 0; shift < bits; shift += 13) {
