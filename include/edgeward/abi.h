@@ -401,7 +401,7 @@ struct ew_conn {
 };
 
 /* Detector defaults (measurements behind them: README, "Detectors"). */
-#define EW_DEF_RTT_GAP_US 20000
+#define EW_DEF_RTT_GAP_US 50000
 #define EW_DEF_RTT_RATIO_PCT 300
 #define EW_DEF_RATE_PER_S 50
 #define EW_DEF_RATE_BURST 100

@@ -379,15 +379,15 @@ struct rtt_case {
 	bool relay;
 };
 
-/* Defaults: gap >= 20000 us and TLS >= 300% of TCP. */
+/* Defaults: gap >= 50000 us and TLS >= 300% of TCP. */
 static const struct rtt_case rtt_cases[] = {
 	{ .name = "direct_lan", .tcp_us = 40, .tls_us = 1000, .relay = false },
 	{ .name = "direct_far", .tcp_us = 80000, .tls_us = 81500, .relay = false },
-	{ .name = "proxied", .tcp_us = 40, .tls_us = 30000, .relay = true },
-	{ .name = "gap_just_below", .tcp_us = 100, .tls_us = 20099, .relay = false },
-	{ .name = "gap_at", .tcp_us = 100, .tls_us = 20100, .relay = true },
-	{ .name = "ratio_below", .tcp_us = 10000, .tls_us = 29999, .relay = false },
-	{ .name = "ratio_at", .tcp_us = 10000, .tls_us = 30000, .relay = true },
+	{ .name = "proxied", .tcp_us = 40, .tls_us = 60000, .relay = true },
+	{ .name = "gap_just_below", .tcp_us = 100, .tls_us = 50099, .relay = false },
+	{ .name = "gap_at", .tcp_us = 100, .tls_us = 50100, .relay = true },
+	{ .name = "ratio_below", .tcp_us = 30000, .tls_us = 89999, .relay = false },
+	{ .name = "ratio_at", .tcp_us = 30000, .tls_us = 90000, .relay = true },
 };
 
 /* One connection's handshakes: SYN, SYN-ACK, ACK, hello, server flight, client flight. */

@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 require detect openssl p0f tcpdump microsocks /usr/bin/python3
 E2E=$EW_ROOT/tests/e2e
 PORT=8443
-DELAY_MS=30
+DELAY_MS=50
 
 flows() { ew flows -j; }
 # flows_where PYEXPR: the flows (JSON list) for which PYEXPR holds over f.
