@@ -104,7 +104,7 @@ $(OUT)/examples/tls-server: examples/tls-server/tls-server.c $(OUT)/libedgeward.
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(LIBEW_CFLAGS) $< $(OUT)/libedgeward.a -lssl -lcrypto -o $@
 
-all: $(LIBEW)
+all: $(LIBEW) $(OUT)/examples/tls-server
 tests-build: $(LIBEW) $(OUT)/examples/tls-server
 -include $(wildcard $(OUT)/lib/*.d)
 

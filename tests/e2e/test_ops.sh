@@ -176,11 +176,14 @@ t_lookup() {
 	check lookup_cli_same_connection "lookup: $(cat "$j"); server saw $body" \
 		[ "$(jf "$j" "(d['in_flow_table'], d['src'], d['sport'], d['dport'], d['packets_in'] >= $(echo "$body" | json_get "d['packets_in']"))")" \
 		= "(True, '198.18.1.2', $port, $TLS, True)" ]
-	# The JA4 the server logged is the one edgeward's flow table shows (null until the data path fingerprints hellos).
+	# The JA4 the server logged is the one edgeward's lookup shows, and a real one.
 	local fja4 sja4
 	fja4=$(jf "$j" "d['ja4'] or '-'")
 	sja4=$(echo "$line" | sed -n 's/.* ja4=\([^ ]*\) .*/\1/p')
 	check lookup_tls_server_ja4 "server logged ja4=$sja4, edgeward lookup says $fja4" [ -n "$sja4" -a "$sja4" = "$fja4" ]
+	check lookup_tls_server_ja4_fingerprinted "server logged ja4=$sja4 (curl's TLS 1.3 hello over TCP)" \
+		sh -c "echo '$sja4' | grep -Eq '^t13d[0-9]{4}[a-z0-9]{2}_[0-9a-f]{12}_[0-9a-f]{12}$'"
+	check lookup_tls_server_sni "server log: $line" sh -c "echo '$line' | grep -q ' sni=api.edgeward.test '"
 	check lookup_cli_absent "lookup of an unknown connection succeeded" ew_fails lookup 198.18.1.2:1 198.18.1.1:1
 	check lookup_cli_bad_input "lookup accepted a bad endpoint" ew_fails lookup 198.18.1.2 198.18.1.1:1
 }
