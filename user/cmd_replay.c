@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include "edgeward.h"
 
 static const char usage[] =
@@ -25,14 +26,53 @@ static const char usage[] =
 	"  --monitor                drops become would_drop, as `attach --monitor`\n"
 	"  --block PREFIX[=ACTION]  source-prefix entry (ACTION drop|flag|allow, default drop)\n"
 	"  --block-file FILE        entries one per line, PREFIX[=ACTION], # comments\n"
-	"  --fp ja4|ja3:VALUE=ACTION  fingerprint rule\n";
+	"  --fp ja4|ja3:VALUE[=ACTION]  fingerprint rule, as `edgeward fp add` (JA4, its a_b\n"
+	"                           part, or JA3; ACTION default drop)\n";
 
 /* Rules from the command line and files, parsed before anything is loaded. */
 struct rules {
 	struct ew_prefix *pfx;
 	int *action;
 	int n;
+	struct ew_fp_key *fp; /* --fp rules */
+	int *fp_action;
+	int nfp;
 };
+
+/* "ja4|ja3:VALUE[=ACTION]", as `edgeward fp add` takes them. */
+static int add_fp(struct rules *ru, const char *spec)
+{
+	char kind[8], val[64], err[256];
+	const char *colon = strchr(spec, ':'), *eq = strrchr(spec, '=');
+	struct ew_fp_key *nk;
+	int action = EW_A_DROP, *na;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(kind) || (eq && eq < colon) ||
+	    (size_t)((eq ? eq : spec + strlen(spec)) - colon - 1) >= sizeof(val)) {
+		ew_err("--fp '%s': expected ja4:VALUE[=ACTION] or ja3:VALUE[=ACTION]", spec);
+		return -1;
+	}
+	snprintf(kind, sizeof(kind), "%.*s", (int)(colon - spec), spec);
+	snprintf(val, sizeof(val), "%.*s", (int)((eq ? eq : spec + strlen(spec)) - colon - 1), colon + 1);
+	if (eq && (action = ew_action_parse(eq + 1)) < 0) {
+		ew_err("--fp '%s': action must be drop, flag or allow, not '%s'", spec, eq + 1);
+		return -1;
+	}
+	nk = realloc(ru->fp, (ru->nfp + 1) * sizeof(*nk));
+	if (nk)
+		ru->fp = nk;
+	na = realloc(ru->fp_action, (ru->nfp + 1) * sizeof(*na));
+	if (na)
+		ru->fp_action = na;
+	if (!nk || !na)
+		return -1;
+	if (ew_fp_key_parse(kind, val, &ru->fp[ru->nfp], err, sizeof(err))) {
+		ew_err("--fp '%s': %s", spec, err);
+		return -1;
+	}
+	ru->fp_action[ru->nfp++] = action;
+	return 0;
+}
 
 static int add_block(struct rules *ru, const char *spec, const char *where)
 {
@@ -72,6 +112,14 @@ static int load_rules(struct ew_replay *r, const struct rules *ru)
 		if (ew_pfx_put(fd4, fd6, &ru->pfx[i], ru->action[i], "replay")) {
 			ew_prefix_fmt(&ru->pfx[i], buf, sizeof(buf));
 			ew_err("adding %s: %s", buf, strerror(errno));
+			return -1;
+		}
+	}
+	for (int i = 0; i < ru->nfp; i++) {
+		struct ew_fp_val v = { .action = ru->fp_action[i], .label = "replay" };
+
+		if (bpf_map_update_elem(ew_replay_map_fd(r, "ew_fprules"), &ru->fp[i], &v, BPF_ANY)) {
+			ew_err("adding fingerprint rule %.36s: %s", ru->fp[i].val, strerror(errno));
 			return -1;
 		}
 	}
@@ -232,10 +280,8 @@ int cmd_replay(int argc, char **argv)
 			bad += add_block(&ru, blocks[i], NULL) != 0;
 		for (int i = 0; i < nblock_files; i++)
 			bad += add_block_file(&ru, block_files[i]) != 0;
-		if (nfps) {
-			ew_err("--fp '%s': fingerprint rules are not in this build", fps[0]);
-			bad++;
-		}
+		for (int i = 0; i < nfps; i++)
+			bad += add_fp(&ru, fps[i]) != 0;
 		if (bad)
 			goto out;
 	}
@@ -279,6 +325,8 @@ out:
 	ew_replay_free(r);
 	free(ru.pfx);
 	free(ru.action);
+	free(ru.fp);
+	free(ru.fp_action);
 	free(blocks);
 	free(block_files);
 	free(fps);

@@ -357,5 +357,7 @@ void ew_ja4_alpn_chars(const uint8_t *v, size_t n, char out[3]);
 bool ew_ja4_valid(const char *s, bool *ab);
 bool ew_ja3_valid(const char *s); /* 32 lowercase hex digits */
 void ew_fp_key_make(struct ew_fp_key *k, int kind, const char *val);
+/* KIND ("ja4" or "ja3") and VALUE -> an ew_fprules key (JA4 a_b too); -1 with a reason in err. */
+int ew_fp_key_parse(const char *kind, const char *val, struct ew_fp_key *k, char *err, size_t errlen);
 
 #endif

@@ -395,3 +395,32 @@ void ew_fp_key_make(struct ew_fp_key *k, int kind, const char *val)
 	k->kind = kind;
 	memcpy(k->val, val, strnlen(val, sizeof(k->val)));
 }
+
+int ew_fp_key_parse(const char *kind, const char *val, struct ew_fp_key *k, char *err, size_t errlen)
+{
+	char v[64];
+	bool ab = false;
+
+	snprintf(v, sizeof(v), "%s", val);
+	if (!strcmp(kind, "ja3")) {
+		for (char *p = v; *p; p++)
+			*p = tolower((unsigned char)*p);
+		if (!ew_ja3_valid(v)) {
+			snprintf(err, errlen, "'%s' is not a JA3 (32 hex digits)", val);
+			return -1;
+		}
+		ew_fp_key_make(k, EW_FR_JA3, v);
+		return 0;
+	}
+	if (strcmp(kind, "ja4")) {
+		snprintf(err, errlen, "'%s': fingerprint kind must be ja4 or ja3", kind);
+		return -1;
+	}
+	if (strlen(val) >= sizeof(v) || !ew_ja4_valid(v, &ab)) {
+		snprintf(err, errlen, "'%s' is not a JA4 (t13d1516h2_8daaf6152771_e5627efa2ab1) or its a_b part "
+			 "(t13d1516h2_8daaf6152771)", val);
+		return -1;
+	}
+	ew_fp_key_make(k, ab ? EW_FR_JA4_AB : EW_FR_JA4, v);
+	return 0;
+}

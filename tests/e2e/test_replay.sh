@@ -117,6 +117,29 @@ t_rules() {
 	rc=$? ok=false
 	[ $rc -ne 0 ] && [[ $err == *"$EW_TMP/bad.txt:3:"* ]] && ok=true
 	check replay_block_file_error "exit $rc, message: $err" $ok
+	# Fingerprint rules (--fp), with the values expected.json gives for curl.
+	local ja4 ja3
+	port=$(json_get 'd["sport"]' <"$EW_TMP/curl.json")
+	ja4=$(field "$EW_TMP/curl.json" "$port" ja4) ja3=$(field "$EW_TMP/curl.json" "$port" ja3)
+	if $HAS_TLS; then
+		rp -j --fp "ja4:$ja4" "$CAPS/curl.pcap" >"$j"
+		check replay_fp_rule_drops "verdict $(field "$j" "$port" verdict), reasons $(field "$j" "$port" reasons)" \
+			[ "$(field "$j" "$port" verdict) $(field "$j" "$port" reasons)" = "drop ['fp_rule']" ]
+		rp -j --fp "ja4:${ja4%_*}=flag" "$CAPS/curl.pcap" >"$j"
+		check replay_fp_rule_ja4_ab "verdict $(field "$j" "$port" verdict)" [ "$(field "$j" "$port" verdict)" = flag ]
+		rp -j --monitor --fp "ja3:${ja3^^}" "$CAPS/curl.pcap" >"$j"
+		check replay_fp_rule_ja3_monitor "verdict $(field "$j" "$port" verdict)" \
+			[ "$(field "$j" "$port" verdict)" = would_drop ]
+		rp -j --fp "ja4:${ja4%_*}_000000000000" "$CAPS/curl.pcap" >"$j"
+		check replay_fp_rule_other_passes "verdict $(field "$j" "$port" verdict)" \
+			[ "$(field "$j" "$port" verdict)" = pass ]
+	else
+		skip replay_fp_rules "in-kernel JA4 not in this build"
+	fi
+	err=$(rp --fp ja4:t13d_not_a_ja4 "$CAPS/curl.pcap" 2>&1 >/dev/null)
+	rc=$? ok=false
+	[ $rc -ne 0 ] && [[ $err == *"t13d_not_a_ja4"* ]] && ok=true
+	check replay_fp_rule_bad "exit $rc, message: $err" $ok
 	err=$(rp --block 198.18.0.1=maybe "$CAPS/curl.pcap" 2>&1 >/dev/null)
 	rc=$? ok=false
 	[ $rc -ne 0 ] && [[ $err == *"198.18.0.1=maybe"* ]] && ok=true
