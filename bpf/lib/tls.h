@@ -298,6 +298,8 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 	__builtin_memset(&s->fp, 0, sizeof(s->fp));
 	s->cur.err = 0;
 	/* The handshake must lie within the record. */
+	if (ew_b8(b, 5) != 1)
+		return EW_TLS_MALFORMED; /* not a ClientHello after all */
 	hs_end = 9 + (ew_b8(b, 6) << 16 | ew_b16(b, 7));
 	if (hs_end > need)
 		return EW_TLS_MALFORMED;
@@ -915,9 +917,12 @@ __noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const s
 		}
 		skip = r->next_seq - seq;
 		take = plen - skip;
-		need = r->need;
-		if (need > EW_TLS_BUF || r->have >= need)
+		/* need is 0 until the record header (5 bytes) is in. */
+		need = r->need ? r->need : EW_TLS_BUF;
+		if (need > EW_TLS_BUF || r->have >= need) {
+			bpf_map_delete_elem(&ew_tls_reasm, k);
 			return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
+		}
 		if (take > need - r->have)
 			take = need - r->have;
 		if (ew_tls_copy(ctx, p->payload_off + skip, r->buf, r->have, take)) {
@@ -927,7 +932,14 @@ __noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const s
 		r->have += take;
 		r->next_seq += take;
 		r->segs++;
-		if (r->have < need)
+		if (!r->need && r->have >= 5) {
+			r->need = need = 5 + (r->buf[3] << 8 | r->buf[4]);
+			if (r->buf[1] != 3 || need < 9 + 38 || need > EW_TLS_BUF) {
+				bpf_map_delete_elem(&ew_tls_reasm, k);
+				return ew_tls_fail(k, f, need > EW_TLS_BUF ? EW_TLS_UNSUPPORTED : EW_TLS_MALFORMED);
+			}
+		}
+		if (!r->need || r->have < need)
 			return EW_TLS_PASS;
 		ew_count_event(EW_C_TLS_REASM);
 		s->cur.need = need;
@@ -945,19 +957,26 @@ __noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const s
 		ew_count_event(EW_C_TLS_PORT_SKIP);
 		return EW_TLS_PASS;
 	}
-	/* A handshake record (TLS 1.0-1.3 record version) holding a ClientHello. */
+	/*
+	 * A handshake record (TLS 1.0-1.3 record version) holding a ClientHello.
+	 * A first segment shorter than the headers is taken on trust when its
+	 * first byte is right; the rest is checked once it is in.
+	 */
 	hd = s->r.buf;
-	if (plen < 6 || bpf_xdp_load_bytes(ctx, p->payload_off, hd, 6) || hd[0] != 0x16 || hd[1] != 3 ||
-	    hd[5] != 1) {
+	if (bpf_xdp_load_bytes(ctx, p->payload_off, hd, 1) || hd[0] != 0x16 ||
+	    (plen >= 6 && (bpf_xdp_load_bytes(ctx, p->payload_off, hd, 6) || hd[1] != 3 || hd[5] != 1))) {
 		ew_count_event(EW_C_TLS_NOT_HELLO);
 		return EW_TLS_PASS;
 	}
-	need = 5 + ((__u32)hd[3] << 8 | hd[4]);
-	if (need < 9 + 38)
-		return ew_tls_fail(k, f, EW_TLS_MALFORMED);
-	if (need > EW_TLS_BUF)
-		return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
-	if ((__u32)plen >= need) {
+	need = 0;
+	if (plen >= 6) {
+		need = 5 + ((__u32)hd[3] << 8 | hd[4]);
+		if (need < 9 + 38)
+			return ew_tls_fail(k, f, EW_TLS_MALFORMED);
+		if (need > EW_TLS_BUF)
+			return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
+	}
+	if (need && (__u32)plen >= need) {
 		if (bpf_xdp_load_bytes(ctx, p->payload_off, s->r.buf, need))
 			return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
 		s->cur.need = need;
@@ -965,7 +984,10 @@ __noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const s
 	}
 	/* The record goes on in later segments: keep what is here. */
 	take = plen;
-	if (take < 1 || take >= EW_TLS_BUF || bpf_xdp_load_bytes(ctx, p->payload_off, s->r.buf, take))
+	barrier_var(take); /* clang 16 drops the take >= 1 test without it */
+	if (take < 1 || take >= EW_TLS_BUF)
+		return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
+	if (bpf_xdp_load_bytes(ctx, p->payload_off, s->r.buf, take))
 		return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
 	s->r.next_seq = seq + take;
 	s->r.have = take;
