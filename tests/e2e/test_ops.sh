@@ -95,6 +95,8 @@ t_flows() {
 		[ "$(jf "$j" "all(f['first_seen_unix_ms'] <= f['last_seen_unix_ms'] and abs(f['last_seen_unix_ms'] / 1000 - __import__('time').time()) < 60 for f in d)")" = True ]
 	check flows_fields "a flow lacks fields: $(jf "$j" "sorted(d[0])")" \
 		[ "$(jf "$j" "all(all(k in f for k in ('src', 'sport', 'dst', 'dport', 'proto', 'packets_in', 'bytes_in', 'packets_out', 'bytes_out', 'age_ms', 'idle_ms', 'verdict', 'reason', 'reasons', 'ja4', 'ja3', 'sni', 'alpn')) for f in d)")" = True ]
+	check flows_round_trips "http flow: $(jf "$j" "[(f.get('tcp_rtt_us'), f.get('tls_rtt_us')) for f in d if f['dport'] == $HTTP]")" \
+		[ "$(jf "$j" "all(isinstance(f['tcp_rtt_us'], int) and f['tcp_rtt_us'] > 0 and 'tls_rtt_us' in f for f in d if f['dport'] == $HTTP)")" = True ]
 	out=$(ew flows -j --addr 198.18.2.2 | json_get "sorted(set(f['src'] for f in d))")
 	check flows_filter_addr "--addr 198.18.2.2 gave $out" [ "$out" = "['198.18.2.2']" ]
 	out=$(ew flows -j --src 198.18.0.0/15 --port $HTTP | json_get "sorted(set((f['src'], f['dport']) for f in d))")
