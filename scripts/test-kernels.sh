@@ -38,15 +38,26 @@ kver=${kernel##*/vmlinuz-}
 # initramfs: busybox, the test binary and the shared libraries it needs.
 root="$WORK/initramfs"
 rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib64,usr/lib/x86_64-linux-gnu,lib/x86_64-linux-gnu}
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib64,usr/sbin,usr/lib/x86_64-linux-gnu,lib/x86_64-linux-gnu}
 cp /bin/busybox "$root/bin/"
 for a in sh mount mkdir echo poweroff cat uname ln; do ln -s busybox "$root/bin/$a"; done
-cp "$OUT/tests/bpf_tests" "$root/bpf_tests"
-ldd "$OUT/tests/bpf_tests" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
-	real=$(readlink -f "$lib")
-	mkdir -p "$root$(dirname "$lib")"
-	cp "$real" "$root$lib"
-done
+# add_bin PATH [DEST]: a program and the shared libraries it needs.
+add_bin() {
+	local dest=${2:-$1}
+	mkdir -p "$root$(dirname "$dest")"
+	cp "$1" "$root$dest"
+	ldd "$1" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp "$(readlink -f "$lib")" "$root$lib"
+	done
+}
+add_bin "$OUT/tests/bpf_tests" /bpf_tests
+# The SYN-signature test compares with p0f itself: bring it and its database.
+if [ -x /usr/sbin/p0f ]; then
+	add_bin /usr/sbin/p0f
+	mkdir -p "$root/etc/p0f"
+	cp /etc/p0f/p0f.fp "$root/etc/p0f/"
+fi
 cat >"$root/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
