@@ -5,13 +5,15 @@
 # itself. A server namespace runs an HTTP server; two client namespaces on
 # 198.18.1.0/24 and 198.18.2.0/24 reach it through a bridge. edgeward is
 # attached to the server's interface, real traffic flows, one prefix is
-# blocked, and the CLI and bpftool show what the data path saw.
+# blocked, and the CLI and bpftool show what the data path saw. Last, a TLS
+# server using libedgeward logs the JA4 of clients reaching it directly and
+# through real proxies (tinyproxy, microsocks).
 #
 #   scripts/demo.sh [--pin-dir DIR]     (as root; OUT=build-dir to pick a build)
 #
 # Unattended, bounded (well under a minute), and it leaves nothing behind:
 # namespaces, servers and pins go on every exit path. Each step is a
-# function; later labs (TLS servers, proxies) add steps to main().
+# function; later labs add steps to main().
 set -u
 
 usage() { echo "usage: $0 [--pin-dir DIR]  (DIR must not exist yet; default: a private one)"; }
@@ -148,6 +150,40 @@ step_bpftool() {
 	nsrun "$EW_SRV" bpftool map dump pinned "$EW_PIN/ew_flows" | head -30
 }
 
+step_tls_proxy() {
+	local crt=$EW_TMP/demo-cert.pem key=$EW_TMP/demo-key.pem log=$EW_TMP/tls-server.log c2=$EW_ID-c2 url
+	say "A TLS server that asks edgeward about each connection (libedgeward), reached directly and through proxies"
+	if [ ! -x "$OUT/examples/tls-server" ] || ! command -v tinyproxy >/dev/null || ! command -v microsocks >/dev/null; then
+		echo "   (skipped: needs build/examples/tls-server, tinyproxy and microsocks; scripts/install-deps.sh)"
+		return
+	fi
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$key" -out "$crt" \
+		-days 1 -subj /CN=api.demo.test >/dev/null 2>&1
+	bg "$EW_SRV" 30 "$OUT/examples/tls-server" --cert "$crt" --key "$key" --listen 198.18.2.1:4433 >"$log" 2>&1
+	printf 'Port 8888\nListen 127.0.0.1\nAllow 127.0.0.1\nConnectPort 4433\nMaxClients 4\nLogLevel Critical\n' \
+		>"$EW_TMP/tinyproxy.conf"
+	bg "$c2" 30 tinyproxy -d -c "$EW_TMP/tinyproxy.conf" >/dev/null 2>&1
+	bg "$c2" 30 microsocks -i 127.0.0.1 -p 1080 >/dev/null 2>&1
+	wait_for 5 listening "$EW_SRV" tcp 4433 && wait_for 5 listening "$c2" tcp 8888 && wait_for 5 listening "$c2" tcp 1080
+	url=https://api.demo.test:4433/account/42
+	echo "   tls-server on 198.18.2.1:4433; tinyproxy (HTTP CONNECT) and microsocks (SOCKS5) in client 2's namespace"
+	local how
+	for how in direct "HTTP CONNECT via tinyproxy" "SOCKS5 via microsocks"; do
+		local opt=(--resolve api.demo.test:4433:198.18.2.1)
+		case $how in
+		HTTP*) opt=(--proxy http://127.0.0.1:8888 --connect-to api.demo.test:4433:198.18.2.1:4433) ;;
+		SOCKS*) opt+=(--socks5 127.0.0.1:1080) ;;
+		esac
+		echo "\$ curl -sk ${opt[*]} $url   (client 2, $how)"
+		nsrun "$c2" timeout 5 curl -sk "${opt[@]}" "$url"
+	done
+	echo "\$ cat tls-server.log   (each request with what edgeward knows of its connection)"
+	grep '^client=' "$log"
+	expect "requests the TLS server logged with edgeward's view" "$(grep -c '^client=.* verdict=pass' "$log")" 3
+	run_ew flows --port 4433
+	run_ew stats
+}
+
 step_unblock() {
 	say "Unblock and detach"
 	run_ew block del 198.18.1.0/24
@@ -165,6 +201,7 @@ main() {
 	step_monitor
 	step_read
 	step_bpftool
+	step_tls_proxy
 	step_unblock
 	say "Done in $((SECONDS - t0)) s; the lab is removed on exit"
 	[ "$DEMO_ERRORS" -eq 0 ]
