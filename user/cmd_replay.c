@@ -30,22 +30,37 @@ static const char usage[] =
 	"                           part, or JA3; ACTION default drop)\n";
 
 /* Rules from the command line and files, parsed before anything is loaded. */
-struct rules {
-	struct ew_prefix *pfx;
-	int *action;
-	int n;
-	struct ew_fp_key *fp; /* --fp rules */
-	int *fp_action;
-	int nfp;
+struct rule {
+	bool fp;	     /* a fingerprint rule (k), else a prefix (p) */
+	struct ew_prefix p;
+	struct ew_fp_key k;
+	int action;
 };
+struct rules {
+	struct rule *v;
+	int n;
+};
+
+static struct rule *rule_add(struct rules *ru, int action)
+{
+	struct rule *v = realloc(ru->v, (ru->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	ru->v = v;
+	memset(&v[ru->n], 0, sizeof(*v));
+	v[ru->n].action = action;
+	return &v[ru->n++];
+}
 
 /* "ja4|ja3:VALUE[=ACTION]", as `edgeward fp add` takes them. */
 static int add_fp(struct rules *ru, const char *spec)
 {
 	char kind[8], val[64], err[256];
 	const char *colon = strchr(spec, ':'), *eq = strrchr(spec, '=');
-	struct ew_fp_key *nk;
-	int action = EW_A_DROP, *na;
+	struct ew_fp_key k;
+	struct rule *r;
+	int action = EW_A_DROP;
 
 	if (!colon || (size_t)(colon - spec) >= sizeof(kind) || (eq && eq < colon) ||
 	    (size_t)((eq ? eq : spec + strlen(spec)) - colon - 1) >= sizeof(val)) {
@@ -58,28 +73,24 @@ static int add_fp(struct rules *ru, const char *spec)
 		ew_err("--fp '%s': action must be drop, flag or allow, not '%s'", spec, eq + 1);
 		return -1;
 	}
-	nk = realloc(ru->fp, (ru->nfp + 1) * sizeof(*nk));
-	if (nk)
-		ru->fp = nk;
-	na = realloc(ru->fp_action, (ru->nfp + 1) * sizeof(*na));
-	if (na)
-		ru->fp_action = na;
-	if (!nk || !na)
-		return -1;
-	if (ew_fp_key_parse(kind, val, &ru->fp[ru->nfp], err, sizeof(err))) {
+	if (ew_fp_key_parse(kind, val, &k, err, sizeof(err))) {
 		ew_err("--fp '%s': %s", spec, err);
 		return -1;
 	}
-	ru->fp_action[ru->nfp++] = action;
+	if (!(r = rule_add(ru, action)))
+		return -1;
+	r->fp = true;
+	r->k = k;
 	return 0;
 }
 
 static int add_block(struct rules *ru, const char *spec, const char *where)
 {
-	struct ew_prefix p, *np;
+	struct ew_prefix p;
 	char err[256], buf[64];
 	bool cleared;
-	int action, *na;
+	struct rule *r;
+	int action;
 
 	if (ew_block_spec_parse(spec, &p, &action, &cleared, err, sizeof(err))) {
 		ew_err("%s%s%s", where ? where : "", where ? ": " : "", err);
@@ -89,16 +100,9 @@ static int add_block(struct rules *ru, const char *spec, const char *where)
 		ew_prefix_fmt(&p, buf, sizeof(buf));
 		ew_warn("%s%s'%s' has host bits set: using %s", where ? where : "", where ? ": " : "", spec, buf);
 	}
-	np = realloc(ru->pfx, (ru->n + 1) * sizeof(*np));
-	if (np)
-		ru->pfx = np;
-	na = realloc(ru->action, (ru->n + 1) * sizeof(*na));
-	if (na)
-		ru->action = na;
-	if (!np || !na)
+	if (!(r = rule_add(ru, action)))
 		return -1;
-	ru->pfx[ru->n] = p;
-	ru->action[ru->n++] = action;
+	r->p = p;
 	return 0;
 }
 
@@ -106,20 +110,20 @@ static int add_block(struct rules *ru, const char *spec, const char *where)
 static int load_rules(struct ew_replay *r, const struct rules *ru)
 {
 	int fd4 = ew_replay_map_fd(r, "ew_pfx4"), fd6 = ew_replay_map_fd(r, "ew_pfx6");
+	int fdfp = ew_replay_map_fd(r, "ew_fprules");
 	char buf[64];
 
 	for (int i = 0; i < ru->n; i++) {
-		if (ew_pfx_put(fd4, fd6, &ru->pfx[i], ru->action[i], "replay")) {
-			ew_prefix_fmt(&ru->pfx[i], buf, sizeof(buf));
-			ew_err("adding %s: %s", buf, strerror(errno));
-			return -1;
-		}
-	}
-	for (int i = 0; i < ru->nfp; i++) {
-		struct ew_fp_val v = { .action = ru->fp_action[i], .label = "replay" };
+		const struct rule *u = &ru->v[i];
+		struct ew_fp_val v = { .action = u->action, .label = "replay" };
 
-		if (bpf_map_update_elem(ew_replay_map_fd(r, "ew_fprules"), &ru->fp[i], &v, BPF_ANY)) {
-			ew_err("adding fingerprint rule %.36s: %s", ru->fp[i].val, strerror(errno));
+		if (u->fp ? bpf_map_update_elem(fdfp, &u->k, &v, BPF_ANY) :
+			    ew_pfx_put(fd4, fd6, &u->p, u->action, "replay")) {
+			if (u->fp)
+				snprintf(buf, sizeof(buf), "%.36s", u->k.val);
+			else
+				ew_prefix_fmt(&u->p, buf, sizeof(buf));
+			ew_err("adding %s: %s", buf, strerror(errno));
 			return -1;
 		}
 	}
@@ -323,10 +327,7 @@ out:
 		json_object_put(rows[i]);
 	free(rows);
 	ew_replay_free(r);
-	free(ru.pfx);
-	free(ru.action);
-	free(ru.fp);
-	free(ru.fp_action);
+	free(ru.v);
 	free(blocks);
 	free(block_files);
 	free(fps);
