@@ -198,19 +198,29 @@ __noinline __u32 ew_xdp_detect(struct xdp_md *ctx, const struct ew_pkt *p, const
 	bool syn = p && ew_is_syn(p->tcp_flags);
 	struct ew_conn *c = p && k ? ew_conn_get(k, syn) : NULL;
 	__u64 now = ew_now();
-	__u8 reason = EW_R_NONE, act;
+	__u8 reason = EW_R_NONE, act, rule = EW_A_PASS;
 	__u32 ev;
 
 	if (!c || !cfg || !ctx)
 		return 0;
-	if (syn)
+	if (syn) {
 		ev = ew_detect_syn(ctx, p, c, cfg, now);
-	else
+		rule = ew_tcp_rule(&c->tcp);
+		if (rule != EW_A_PASS)
+			ev |= EW_E_FP_RULE;
+	} else {
 		ev = ew_detect_c2s(p, ew_l4_payload(p, (void *)(long)ctx->data, (void *)(long)ctx->data_end),
 				   c, cfg, now);
+	}
 	if (!ev && !c->reasons)
 		return 0;
 	act = ew_policy_action(ew_evidence_add(c, ev, cfg), cfg, &reason);
+	/* a SYN rule's own action: allow wins, drop beats the policy's flag */
+	if (rule == EW_A_ALLOW || (rule == EW_A_DROP && act != EW_A_DROP) ||
+	    (rule == EW_A_FLAG && act == EW_A_PASS)) {
+		reason = EW_R_FP_RULE;
+		act = rule;
+	}
 	return (__u32)reason << 8 | act;
 }
 

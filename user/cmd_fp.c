@@ -14,11 +14,15 @@
 static const char usage[] =
 	"usage: edgeward fp add ja4|ja3 VALUE... [--action drop|flag|allow] [--label TEXT]\n"
 	"       edgeward fp del ja4|ja3 VALUE...\n"
+	"       edgeward fp add|del tcp SIG... | os LABEL... [--action drop|flag|allow] [--label TEXT]\n"
 	"       edgeward fp list [-j]\n"
 	"       edgeward fp ports add|del PORT...\n"
 	"       edgeward fp ports list [-j]\n"
 	"       edgeward fp hello [FILE] [-j]\n"
 	"\n"
+	"SYN rules: tcp SIG is an exact p0f signature (raw_sig '4:57+7:0:1460:...' or\n"
+	"'4:64:0:1460:...' as edgeward flows and fingerprints print them); os LABEL is\n"
+	"a p0f OS label as edgeward osdb list prints it ('Linux 2.2.x-3.x').\n"
 	"Rules on the TLS ClientHello fingerprint of each TCP connection. A ja4 VALUE\n"
 	"is a full JA4 (t13d1516h2_8daaf6152771_e5627efa2ab1) or its a_b part\n"
 	"(t13d1516h2_8daaf6152771), which matches any extension hash; a ja3 VALUE is\n"
@@ -159,6 +163,7 @@ static int fp_list(int fd)
 		json_object_object_add(o, "label", json_object_new_string(v.label));
 		json_object_array_add(arr, o);
 	}
+	ew_tcprule_list_json(arr);
 	if (ew_g.json) {
 		ew_json_print(arr);
 		return 0;
@@ -398,10 +403,13 @@ int cmd_fp(int argc, char **argv)
 		if (optind >= argc)
 			ew_usage_error(usage, "ja4 or ja3?");
 		kind = argv[optind++];
-		if (strcmp(kind, "ja4") && strcmp(kind, "ja3"))
-			ew_usage_error(usage, "fingerprint kind must be ja4 or ja3, not '%s'", kind);
+		if (strcmp(kind, "ja4") && strcmp(kind, "ja3") && strcmp(kind, "tcp") && strcmp(kind, "os"))
+			ew_usage_error(usage, "fingerprint kind must be ja4, ja3, tcp or os, not '%s'", kind);
 		if (optind >= argc)
 			ew_usage_error(usage, "which %s values?", kind);
+		if (!strcmp(kind, "tcp") || !strcmp(kind, "os"))
+			return ew_require_caps(EW_NEED_BPF) || ew_abi_check() ? 1 :
+			       ew_tcprule_cmd(sub, kind, argc - optind, argv + optind, action, label);
 	} else if (optind < argc) {
 		ew_usage_error(usage, "list takes no values");
 	}

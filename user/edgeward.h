@@ -316,6 +316,9 @@ int ew_detect_setup(void);
 int ew_detect_setup_private(int detcfg_fd, int tun_fd, int key_fd, int sig_fd, int label_fd);
 /* tcp_sig, os, os_match, tunnel, tcp_rtt_us, tls_rtt_us of a connection (c may be NULL). */
 void ew_conn_detect_json(json_object *o, const struct ew_conn *c);
+/* tcprule.c: `edgeward fp add|del tcp SIG... | os LABEL...`, and the list rows. */
+int ew_tcprule_cmd(const char *sub, const char *kind, int n, char **vals, int action, const char *label);
+void ew_tcprule_list_json(json_object *arr);
 
 /* --- commands ---------------------------------------------------------------- */
 int cmd_attach(int argc, char **argv);

@@ -385,6 +385,31 @@ static __always_inline __u32 ew_detect_syn(struct xdp_md *ctx, const struct ew_p
 	return ev;
 }
 
+/* SYN rules: the exact signature, else the OS label. Returns the rule's action or EW_A_PASS. */
+static __always_inline __u8 ew_tcp_rule(const struct ew_tcp_fp *fp)
+{
+	struct ew_tcp_rule_key k = { .kind = EW_TR_SIG };
+	struct ew_os_label *l;
+	struct ew_fp_val *v;
+	__u32 id = fp->os_id;
+
+	if (!(fp->os_flags & EW_OSM_SEEN))
+		return EW_A_PASS;
+	__builtin_memcpy(k.val, &fp->sig, sizeof(fp->sig));
+	v = bpf_map_lookup_elem(&ew_tcprules, &k);
+	if (!v && id && (l = bpf_map_lookup_elem(&ew_oslabel, &id))) {
+		__builtin_memset(&k, 0, sizeof(k));
+		k.kind = EW_TR_OS;
+		__builtin_memcpy(k.val, l->name, sizeof(k.val));
+		k.val[sizeof(k.val) - 1] = 0;
+		v = bpf_map_lookup_elem(&ew_tcprules, &k);
+	}
+	if (!v)
+		return EW_A_PASS;
+	__sync_fetch_and_add(&v->hits, 1);
+	return v->action;
+}
+
 /* relay_rtt: the TLS round trip exceeds the TCP one by gap and ratio. */
 static __always_inline bool ew_relay_rtt(const struct ew_timing *t, const struct ew_detect_cfg *cfg)
 {

@@ -294,6 +294,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_rate SEC(".maps");
 
+/* SYN fingerprint rules: exact p0f signature or OS label -> action. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ew_tcp_rule_key);
+	__type(value, struct ew_fp_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_tcprules SEC(".maps");
+
 /* Per fingerprint (JA4, TCP signature): connections and distinct sources. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -436,6 +436,17 @@ static inline void ew_detect_cfg_init(struct ew_detect_cfg *c)
 	c->set = 1;
 }
 
+/* ew_tcprules key: a SYN rule (`edgeward fp add tcp SIG|os LABEL`); value struct ew_fp_val. */
+enum ew_tcp_rule_kind {
+	EW_TR_SIG = 1, /* val: struct ew_tcp_sig */
+	EW_TR_OS = 2,  /* val: an ew_os_label name, NUL-padded */
+};
+
+struct ew_tcp_rule_key {
+	__u32 kind; /* enum ew_tcp_rule_kind */
+	char val[56];
+};
+
 /* ew_oskey key: an option layout; value: the span of ew_ossig to check. */
 struct ew_os_key {
 	__u8 layout[EW_TCP_OPT_MAX];
@@ -634,6 +645,7 @@ _Static_assert(sizeof(struct ew_tcp_fp) == 56, "ew_tcp_fp size");
 _Static_assert(sizeof(struct ew_timing) == 48, "ew_timing size");
 _Static_assert(sizeof(struct ew_detect_cfg) == 32, "ew_detect_cfg size");
 _Static_assert(sizeof(struct ew_os_key) == 28, "ew_os_key size");
+_Static_assert(sizeof(struct ew_tcp_rule_key) == 60, "ew_tcp_rule_key size");
 _Static_assert(sizeof(struct ew_os_span) == 8, "ew_os_span size");
 _Static_assert(sizeof(struct ew_os_sig) == 20, "ew_os_sig size");
 _Static_assert(sizeof(struct ew_os_label) == 64, "ew_os_label size");

@@ -666,3 +666,60 @@ EW_TEST(detect_fanout_ja4)
 	bpfrun_close(&r);
 	return ok;
 }
+
+/* --- SYN fingerprint rules (edgeward fp add tcp|os) --------------------------- */
+
+static bool tcprule_put(struct bpfrun *r, int kind, const char *val, int action)
+{
+	struct ew_tcp_rule_key k = { .kind = kind };
+	struct ew_fp_val v = { .action = action };
+	char err[128];
+
+	if (kind == EW_TR_SIG) {
+		if (!ASSERT_EQ(ew_tcp_sig_parse(val, (struct ew_tcp_sig *)k.val, err, sizeof(err)), 0))
+			return false;
+	} else {
+		memcpy(k.val, val, strlen(val));
+	}
+	return ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r->skel->maps.ew_tcprules), &k, &v, BPF_ANY), 0);
+}
+
+EW_TEST(detect_tcp_and_os_rules)
+{
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	struct pkt_info info;
+	struct ew_conn c;
+	uint8_t wg[] = { PKT_OPT_MSS(1380) };
+	bool ok;
+
+	if (access(EW_P0F_FP, R_OK))
+		return ew_test_skip("no p0f database (scripts/install-deps.sh installs p0f)");
+	if (!det_open(&r, &cfg))
+		return false;
+	/* the Windows-like SYN by its signature (raw_sig form, TTL 120 -> 128): drop */
+	ok = tcprule_put(&r, EW_TR_SIG, "4:120+8:0:1460:mss*44,8:mss,nop,ws,nop,nop,sok:df,id+:0", EW_A_DROP) &&
+	     ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .sport = 45000, .tcp_opts = WIN_OPTS, DFID, .ttl = 120 },
+			      false, MS, &info), XDP_DROP) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons & EW_E_FP_RULE, EW_E_FP_RULE);
+	/* another TTL in the same range is the same signature; TTL 64 is not */
+	ok = ok && ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .sport = 45001, .tcp_opts = WIN_OPTS, DFID, .ttl = 100 },
+				    false, 2 * MS, NULL), XDP_DROP) &&
+	     ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .sport = 45002, .tcp_opts = WIN_OPTS, DFID, .ttl = 64 },
+			      false, 3 * MS, NULL), XDP_PASS);
+	/* macOS by its OS label: flag */
+	ok = ok && tcprule_put(&r, EW_TR_OS, "Mac OS X", EW_A_FLAG) &&
+	     ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .sport = 45003, .tcp_opts = MAC_OPTS, DFID, .win = 65535 },
+			      false, 4 * MS, &info), XDP_PASS) &&
+	     conn_of(&r, &info, &c) && ASSERT_EQ(c.reasons, EW_E_FP_RULE);
+	/* allow wins over a detector's drop */
+	cfg.policy[2] = EW_P_DROP;
+	ok = ok && cfg_write(&r, &cfg) &&
+	     tcprule_put(&r, EW_TR_SIG, "4:64:0:1380:mss*44,0:mss:df,id+:0", EW_A_ALLOW) &&
+	     ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .sport = 45004, .tcp_opts = { wg, sizeof(wg) }, DFID },
+			      false, 5 * MS, NULL), XDP_PASS) &&
+	     ASSERT_EQ(run_at(&r, &(struct pkt_spec){ .sport = 45005, .tcp_opts = { wg, sizeof(wg) }, DFID, .win = 64000 },
+			      false, 6 * MS, NULL), XDP_DROP);
+	bpfrun_close(&r);
+	return ok;
+}

@@ -111,6 +111,16 @@ for kind in windows:50001 macos:50002; do
 	check "detect_${name}_os_is_p0f" "edgeward '$ours', p0f '$theirs'" [ -n "$theirs" -a "$ours" = "$theirs" ]
 done
 
+# --- SYN rules: the macOS-like stack by its OS label, through the CLI ----------------------
+ew fp add os "Mac OS X" --action flag --label mac-test >/dev/null
+nsrun "$C4" timeout 20 /usr/bin/python3 "$E2E/craft_syn.py" "$C4_IF" "$EW_SRV_MAC" 198.18.4.2 198.18.4.1 \
+	"$PORT" "$EW_TMP/macos2.pcap" macos
+sleep 0.5
+r=$(flows_where "f['src'] == '198.18.4.2' and f['sport'] == 50002" | json_get "d[0]['reasons'] if d else None")
+check detect_os_rule "macOS-like SYN after 'fp add os \"Mac OS X\"': reasons $r" \
+	[ "$(ew fp list -j | json_get "any(f['kind'] == 'os' and f['value'] == 'Mac OS X' and f['hits'] >= 1 for f in d)")" = True ]
+ew fp del os "Mac OS X" >/dev/null
+
 # --- stack mismatch: the direct client's JA4 declared a Windows browser's -----------------
 ja4=$(echo "$direct" | json_get "d[0]['ja4']")
 if [ "$ja4" = None ] || [ -z "$ja4" ]; then
