@@ -72,4 +72,24 @@ check s_client_still_connects "openssl s_client blocked too" s_client "$EW_ID-c1
 if curl_get "$EW_ID-c2" 198.18.2.1; then fail curl_dropped "curl still connects"; else pass curl_dropped; fi
 hits=$(ew fp list -j | json_get "d[0]['hits']")
 check fp_hits "rule hits $hits, want >= 1" [ "$hits" -ge 1 ]
+
+# A bad value changes nothing; deleting the rule lets curl through again (on a
+# fresh server: the dropped connection still holds the second one).
+ew fp add ja4 t13d1516h2_NOTAHASH0000 --action drop >/dev/null 2>&1
+rc=$?
+rules=$(ew fp list -j | json_get 'len(d)')
+check fp_bad_refused "a bad JA4: exit $rc, $rules rules" [ "$rc/$rules" = 2/1 ] -o [ "$rc/$rules" = 1/1 ]
+check fp_del "fp del failed" ew fp del ja4 "$curl_ja4"
+SPORT=$((PORT + 2))
+bg "$EW_SRV" 60 openssl s_server -accept "$SPORT" -cert "$EW_TMP/cert.pem" -key "$EW_TMP/key.pem" -www -quiet
+wait_for 5 listening "$EW_SRV" tcp "$SPORT" || fail server3 "third s_server is not listening"
+check curl_after_del "curl still dropped after fp del" curl_get "$EW_ID-c2" 198.18.2.1
+
+# A port set without this port: the hello is not looked at.
+check fp_ports_add "fp ports add failed" ew fp ports add 9999
+check s_client_other_port "s_client failed" s_client "$EW_ID-c1" 198.18.1.1 -tls1_3
+unseen=$(ew flows --json | json_get "[f['ja4'] for f in d if f['dport'] == $SPORT and f['src'] == '198.18.1.2']")
+check fp_ports_skip "hellos to port $SPORT with a port set of 9999: $unseen" [ "$unseen" = "[None]" ]
+check fp_ports_del "fp ports del failed" ew fp ports del 9999
+check fp_ports_empty "port set after del: $(ew fp ports list -j)" [ "$(ew fp ports list -j)" = "[]" ]
 ew_done
