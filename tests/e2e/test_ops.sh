@@ -107,6 +107,10 @@ t_flows() {
 	check flows_sort_age "--sort age is not oldest first" \
 		[ "$(ew flows -j --sort age | json_get "all(a >= b for a, b in zip([f['age_ms'] for f in d], [f['age_ms'] for f in d][1:]))")" = True ]
 	check flows_top "--top 1 gave $(ew flows -j --top 1 | json_get 'len(d)') flows" [ "$(ew flows -j --top 1 | json_get 'len(d)')" = 1 ]
+	local all top
+	all=$(ew flows -j --sort packets | json_get "[f['packets_in'] + f['packets_out'] for f in d][:3]")
+	top=$(ew flows -j --sort packets --top 3 | json_get "[f['packets_in'] + f['packets_out'] for f in d]")
+	check flows_top_is_head_of_sort "--top 3 gave $top, the sorted table starts $all" [ "$top" = "$all" ]
 
 	# A flagged source: its flow carries the verdict and reason; the filters find it alone.
 	ew block add 198.18.3.2 --action flag --label ops-flag >/dev/null
