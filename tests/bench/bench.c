@@ -66,17 +66,26 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* A sorted copy of v (n > 0), to free. */
+static double *sorted(const double *v, int n)
+{
+	double *tmp = malloc(n * sizeof(*v));
+
+	if (!tmp)
+		die("sorting samples", ENOMEM);
+	memcpy(tmp, v, n * sizeof(*v));
+	qsort(tmp, n, sizeof(*tmp), cmp_double);
+	return tmp;
+}
+
+/* Median; -1 when there is nothing to take it of (v[0] < 0 marks "not run"). */
 static double median(const double *v, int n)
 {
 	double *tmp, m;
 
 	if (n <= 0 || v[0] < 0)
 		return -1;
-	tmp = malloc(n * sizeof(*v));
-	if (!tmp)
-		die("median", ENOMEM);
-	memcpy(tmp, v, n * sizeof(*v));
-	qsort(tmp, n, sizeof(*tmp), cmp_double);
+	tmp = sorted(v, n);
 	m = n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 	free(tmp);
 	return m;
@@ -89,16 +98,12 @@ static double median(const double *v, int n)
  */
 static double iq_mean(const double *v, int n)
 {
-	double *tmp, sum = 0;
 	int lo = n / 4, hi = n - n / 4;
+	double *tmp, sum = 0;
 
 	if (n <= 0)
 		return -1;
-	tmp = malloc(n * sizeof(*v));
-	if (!tmp)
-		die("iq_mean", ENOMEM);
-	memcpy(tmp, v, n * sizeof(*v));
-	qsort(tmp, n, sizeof(*tmp), cmp_double);
+	tmp = sorted(v, n);
 	for (int i = lo; i < hi; i++)
 		sum += tmp[i];
 	free(tmp);
