@@ -16,29 +16,39 @@
 #define EW_DROP_LIVE (1u << 8)	/* ew_drop_recall: a drop under the current rules, reason in the low byte */
 #define EW_DROP_STALE (1u << 9) /* a drop under older rules: re-decide the flow */
 
-/* Remember that the flow k was dropped under rule generation gen. Global: checked once. */
+/*
+ * Global functions, checked once. Their key argument is copied to the stack
+ * first: Linux 6.1's verifier refuses a global function's pointer argument
+ * (PTR_TO_MEM) as a map key ("R2 type=mem expected=fp, ...").
+ */
+
+/* Remember that the flow k was dropped under rule generation gen. */
 __noinline int ew_drop_remember(const struct ew_flow_key *k, __u32 gen, __u8 reason)
 {
 	struct ew_drop d = { .gen = gen, .reason = reason };
+	struct ew_flow_key key;
 
 	if (!k)
 		return 0;
-	return bpf_map_update_elem(&ew_dropped, k, &d, BPF_ANY);
+	__builtin_memcpy(&key, k, sizeof(key));
+	return bpf_map_update_elem(&ew_dropped, &key, &d, BPF_ANY);
 }
 
 /* A flow missing from ew_flows: EW_DROP_LIVE | reason, EW_DROP_STALE or 0. */
 __noinline __u32 ew_drop_recall(const struct ew_flow_key *k, __u32 gen)
 {
+	struct ew_flow_key key;
 	struct ew_drop *d;
 
 	if (!k)
 		return 0;
-	d = bpf_map_lookup_elem(&ew_dropped, k);
+	__builtin_memcpy(&key, k, sizeof(key));
+	d = bpf_map_lookup_elem(&ew_dropped, &key);
 	if (!d)
 		return 0;
 	if (d->gen == gen && gen)
 		return EW_DROP_LIVE | d->reason;
-	bpf_map_delete_elem(&ew_dropped, k);
+	bpf_map_delete_elem(&ew_dropped, &key);
 	return EW_DROP_STALE;
 }
 
