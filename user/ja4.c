@@ -53,6 +53,25 @@ static struct rd rd_sub(struct rd *r, size_t n)
 	return s;
 }
 
+/*
+ * Extensions whose contents the fingerprints read (SNI, ALPN, signature
+ * algorithms, groups, point formats, supported versions): a second copy
+ * makes the fingerprint ambiguous, so such a hello is malformed, as in
+ * bpf/lib/tls.h. Other types may repeat and count as often as they come.
+ */
+static uint32_t once_bit(uint16_t type)
+{
+	switch (type) {
+	case 0x0000: return 1u << 0;
+	case 0x0010: return 1u << 1;
+	case 0x000d: return 1u << 2;
+	case 0x000a: return 1u << 3;
+	case 0x000b: return 1u << 4;
+	case 0x002b: return 1u << 5;
+	}
+	return 0;
+}
+
 static void push(struct u16v *l, uint16_t v)
 {
 	l->v = realloc(l->v, (l->n + 1) * sizeof(*l->v));
@@ -193,6 +212,8 @@ int ew_ja4_compute(const uint8_t *rec, size_t len, struct ew_ja4 *o)
 		goto out;
 	if (hs.off < hs.len) {
 		exts = rd_sub(&hs, rd_n(&hs, 2));
+		uint32_t seen = 0;
+
 		while (!exts.bad && exts.off < exts.len) {
 			uint16_t type = rd_n(&exts, 2);
 			struct rd e = rd_sub(&exts, rd_n(&exts, 2));
@@ -201,6 +222,10 @@ int ew_ja4_compute(const uint8_t *rec, size_t len, struct ew_ja4 *o)
 				break;
 			if (GREASE(type))
 				continue;
+			/* A field the fingerprints read may come once (RFC 8446 4.2): see once_bit(). */
+			if (once_bit(type) & seen)
+				goto out;
+			seen |= once_bit(type);
 			push(&ext, type);
 			switch (type) {
 			case 0x0000:

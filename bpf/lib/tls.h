@@ -231,6 +231,25 @@ static __always_inline void ew_tls_pf(struct ew_tls_pctx *c, __u32 d, __u32 len)
 	s->h.npf = ll;
 }
 
+/*
+ * Extensions whose contents the fingerprints read (SNI, ALPN, signature
+ * algorithms, groups, point formats, supported versions) may come once
+ * (RFC 8446 4.2): a second copy would make the fingerprint ambiguous, so the
+ * hello is malformed. user/ja4.c applies the same rule.
+ */
+static __always_inline __u32 ew_tls_once_bit(__u32 type)
+{
+	switch (type) {
+	case 0x0000: return 1u << 0;
+	case 0x0010: return 1u << 1;
+	case 0x000d: return 1u << 2;
+	case 0x000a: return 1u << 3;
+	case 0x000b: return 1u << 4;
+	case 0x002b: return 1u << 5;
+	}
+	return 0;
+}
+
 /* One extension per iteration: type, length, and the ones fingerprints read. */
 static long ew_tls_ext_cb(__u32 i, void *arg)
 {
@@ -251,6 +270,9 @@ static long ew_tls_ext_cb(__u32 i, void *arg)
 	s->cur.off = d + len;
 	if (EW_TLS_GREASE(type))
 		return 0;
+	if (s->cur.seen & ew_tls_once_bit(type))
+		goto bad;
+	s->cur.seen |= ew_tls_once_bit(type);
 	if (h->next >= EW_TLS_MAX_EXT) {
 		s->cur.err = EW_TLS_UNSUPPORTED;
 		return 1;
@@ -297,6 +319,7 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 	__builtin_memset(&s->h, 0, sizeof(s->h));
 	__builtin_memset(&s->fp, 0, sizeof(s->fp));
 	s->cur.err = 0;
+	s->cur.seen = 0;
 	/* The handshake must lie within the record. */
 	if (ew_b8(b, 5) != 1)
 		return EW_TLS_MALFORMED; /* not a ClientHello after all */

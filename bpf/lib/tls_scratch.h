@@ -59,6 +59,7 @@ struct ew_tls_cur {
 	__u32 nt;	/* entries in tmp */
 	__u32 ld;	/* start of the list being read */
 	__u32 need;	/* bytes of the record to parse */
+	__u32 seen;	/* ew_tls_once_bit()s of the extensions met so far */
 };
 
 /* Per-CPU working memory of one hello: the only large buffers the parser uses. */
