@@ -147,21 +147,14 @@ static int fp_list(int fd)
 	void *prev = NULL;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		json_object *o;
+		char val[sizeof(k.val) + 1];
 
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &v))
 			continue;
-		o = json_object_new_object();
-		json_object_object_add(o, "kind", json_object_new_string(kind_name(k.kind)));
-		json_object_object_add(o, "match", json_object_new_string(k.kind == EW_FR_JA4_AB ? "a_b" : "full"));
-		json_object_object_add(o, "value", json_object_new_string_len(k.val, strnlen(k.val, sizeof(k.val))));
-		json_object_object_add(o, "action", json_object_new_string(ew_action_name(v.action)));
-		json_object_object_add(o, "hits", json_object_new_int64(v.hits));
-		v.label[EW_LABEL_LEN - 1] = 0;
-		json_object_object_add(o, "label", json_object_new_string(v.label));
-		json_object_array_add(arr, o);
+		snprintf(val, sizeof(val), "%.*s", (int)sizeof(k.val), k.val);
+		json_object_array_add(arr, ew_fp_rule_json(kind_name(k.kind), k.kind == EW_FR_JA4_AB ? "a_b" : "full", val, &v));
 	}
 	ew_tcprule_list_json(arr);
 	if (ew_g.json) {

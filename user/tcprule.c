@@ -71,6 +71,19 @@ out:
 	return ret;
 }
 
+json_object *ew_fp_rule_json(const char *kind, const char *match, const char *value, const struct ew_fp_val *v)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	json_object_object_add(o, "match", json_object_new_string(match));
+	json_object_object_add(o, "value", json_object_new_string(value));
+	json_object_object_add(o, "action", json_object_new_string(ew_action_name(v->action)));
+	json_object_object_add(o, "hits", json_object_new_int64(v->hits));
+	json_object_object_add(o, "label", json_object_new_string_len(v->label, strnlen(v->label, EW_LABEL_LEN)));
+	return o;
+}
+
 void ew_tcprule_list_json(json_object *arr)
 {
 	struct ew_tcp_rule_key k, next;
@@ -82,8 +95,6 @@ void ew_tcprule_list_json(json_object *arr)
 	if (fd < 0)
 		return;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		json_object *o;
-
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &v))
@@ -92,15 +103,7 @@ void ew_tcprule_list_json(json_object *arr)
 			ew_tcp_sig_fmt((const struct ew_tcp_sig *)k.val, text, sizeof(text));
 		else
 			snprintf(text, sizeof(text), "%.*s", (int)sizeof(k.val), k.val);
-		o = json_object_new_object();
-		json_object_object_add(o, "kind", json_object_new_string(k.kind == EW_TR_SIG ? "tcp" : "os"));
-		json_object_object_add(o, "match", json_object_new_string("full"));
-		json_object_object_add(o, "value", json_object_new_string(text));
-		json_object_object_add(o, "action", json_object_new_string(ew_action_name(v.action)));
-		json_object_object_add(o, "hits", json_object_new_int64(v.hits));
-		v.label[EW_LABEL_LEN - 1] = 0;
-		json_object_object_add(o, "label", json_object_new_string(v.label));
-		json_object_array_add(arr, o);
+		json_object_array_add(arr, ew_fp_rule_json(k.kind == EW_TR_SIG ? "tcp" : "os", "full", text, &v));
 	}
 	close(fd);
 }
