@@ -106,8 +106,9 @@ static __always_inline struct ew_verdict ew_verdict_merge(struct ew_verdict v, _
  */
 
 /* Merge the hello's outcome (res from bpf/lib/tls.h) into *v; a rule's verdict sticks. */
-__noinline int ew_xdp_tls_verdict(const struct ew_flow_key *k, struct ew_flow *f, struct ew_verdict *v, __u32 res)
+__noinline int ew_xdp_tls_verdict(const struct ew_flow_key *kp, struct ew_flow *f, struct ew_verdict *v, __u32 res)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_XDP_TLS_VERDICT);
 	__u8 reason = res >> 8, act = res & 0xff;
 	__u32 zero = 0, gen = ew_rule_gen();
 
@@ -133,8 +134,9 @@ __noinline int ew_xdp_tls_verdict(const struct ew_flow_key *k, struct ew_flow *f
 }
 
 /* A flow re-decided after a rule change: its stored fingerprint under the rules. */
-__noinline int ew_xdp_tls_redecide(const struct ew_flow_key *k, struct ew_verdict *v)
+__noinline int ew_xdp_tls_redecide(const struct ew_flow_key *kp, struct ew_verdict *v)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_XDP_TLS_REDECIDE);
 	__u32 fp;
 
 	if (!k || !v)
@@ -192,8 +194,9 @@ static __always_inline bool ew_in_handshake(const struct ew_flow *f, const struc
  * its paths multiply with ew_xdp's and pass the 1M-instruction limit), and
  * its stack does not count against ew_xdp's 512 bytes.
  */
-__noinline __u32 ew_xdp_detect(struct xdp_md *ctx, const struct ew_pkt *p, const struct ew_flow_key *k)
+__noinline __u32 ew_xdp_detect(struct xdp_md *ctx, const struct ew_pkt *p, const struct ew_flow_key *kp)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_XDP_DETECT);
 	const struct ew_detect_cfg *cfg = ew_detcfg_get();
 	bool syn = p && ew_is_syn(p->tcp_flags);
 	struct ew_conn *c = p && k ? ew_conn_get(k, syn) : NULL;

@@ -10,6 +10,32 @@
 #include "parse.h"
 #include "stats.h"
 
+/*
+ * First statement of a global function that takes a flow key: Linux 6.1's
+ * verifier refuses a global function's pointer argument (PTR_TO_MEM) as a map
+ * key ("R2 type=mem expected=fp, ..."), so the key is copied to a map value
+ * and `k` names the copy (kernels from 6.2 on accept either; clang 14-19
+ * alike). A map, not the stack: the chain of global functions would pass 6.1's
+ * 512-byte combined stack limit. Each function has its own slot.
+ */
+enum ew_key_slot {
+	EW_KS_XDP_TLS_VERDICT,
+	EW_KS_XDP_TLS_REDECIDE,
+	EW_KS_XDP_DETECT,
+	EW_KS_FLOW_STICK,
+	EW_KS_TLS_REDECIDE,
+	EW_KS_TLS_PARSE_REC,
+	EW_KS_TLS_FINISH,
+	EW_KS_TLS_DATA,
+};
+
+#define EW_KEY_ARG(kp, ret, slot)                                          \
+	__u32 ew_key_slot_ = (slot);                                       \
+	struct ew_flow_key *k = bpf_map_lookup_elem(&ew_keyscr, &ew_key_slot_); \
+	if (!k || !(kp))                                                   \
+		return ret;                                                \
+	__builtin_memcpy(k, (kp), sizeof(*k))
+
 /* Key of the packet's flow; dir says which way the packet goes. */
 static __always_inline void ew_flow_key(struct ew_flow_key *k, const struct ew_pkt *p, int dir)
 {
@@ -78,8 +104,9 @@ static long ew_flow_stick_cb(__u32 cpu, void *arg)
  * whichever CPU the flow's next packets land (the table is per CPU).
  * Global: its stack is not added to the caller's.
  */
-__noinline int ew_flow_stick(const struct ew_flow_key *k, __u32 gen, __u8 verdict, __u8 reason)
+__noinline int ew_flow_stick(const struct ew_flow_key *kp, __u32 gen, __u8 verdict, __u8 reason)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_FLOW_STICK);
 	struct ew_stick_ctx c = { .key = k, .gen = gen, .verdict = verdict, .reason = reason };
 
 	if (!k)

@@ -144,6 +144,14 @@ struct {
 	__type(value, struct ew_tls_scratch);
 } ew_tls_scr SEC(".maps");
 
+/* Per-CPU copies of the flow key handed to global functions (EW_KEY_ARG), not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, struct ew_flow_key);
+} ew_keyscr SEC(".maps");
+
 /* Threat feeds: the active plane and per-plane IPv6 lengths (struct ew_fd_state). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

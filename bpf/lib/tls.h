@@ -684,8 +684,9 @@ static __always_inline __u32 ew_fp_decide(const struct ew_tls_fp *fp, struct ew_
  * A flow re-decided after a rule change: its stored fingerprint under the
  * current rules. Global: its stack is not added to ew_xdp's.
  */
-__noinline __u32 ew_tls_redecide(const struct ew_flow_key *k)
+__noinline __u32 ew_tls_redecide(const struct ew_flow_key *kp)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_TLS_REDECIDE);
 	struct ew_conn *c;
 	struct ew_fp_key key;
 
@@ -802,8 +803,9 @@ static __always_inline __u32 ew_tls_fail(const struct ew_flow_key *k, struct ew_
  */
 
 /* Parse the whole record waiting in the scratch or the flow's reassembly entry. */
-__noinline int ew_tls_parse_rec(const struct ew_flow_key *k, __u32 ready)
+__noinline int ew_tls_parse_rec(const struct ew_flow_key *kp, __u32 ready)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_TLS_PARSE_REC);
 	struct ew_tls_pctx c = {};
 	struct ew_tls_reasm *r;
 	__u32 zero = 0;
@@ -846,8 +848,9 @@ EW_TLS_HASH_STEP(ew_tls_hash_ja3, return ew_tls_ja3(&c))
  * stored on the connection and looked up in the rules, whose verdict is
  * returned with EW_TLS_CLASSIFIED.
  */
-__noinline __u32 ew_tls_finish(const struct ew_flow_key *k, struct ew_flow *f, int st, __u8 monitor)
+__noinline __u32 ew_tls_finish(const struct ew_flow_key *kp, struct ew_flow *f, int st, __u8 monitor)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_TLS_FINISH);
 	struct ew_tls_scratch *s;
 	struct ew_conn *conn;
 	__u32 zero = 0, res;
@@ -884,9 +887,10 @@ __noinline __u32 ew_tls_finish(const struct ew_flow_key *k, struct ew_flow *f, i
  * A global function: the verifier checks it once, not once per caller and
  * caller state, and its stack stays out of ew_xdp's.
  */
-__noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const struct ew_flow_key *k,
+__noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const struct ew_flow_key *kp,
 			     struct ew_flow *f)
 {
+	EW_KEY_ARG(kp, 0, EW_KS_TLS_DATA);
 	struct ew_tls_scratch *s;
 	struct ew_tls_reasm *r;
 	struct ew_conn *conn;
@@ -1006,10 +1010,16 @@ __noinline __u32 ew_tls_data(struct xdp_md *ctx, const struct ew_pkt *p, const s
 		return EW_TLS_READY;
 	}
 	/* The record goes on in later segments: keep what is here. */
-	take = plen;
-	barrier_var(take); /* clang 16 drops the take >= 1 test without it */
-	if (take < 1 || take >= EW_TLS_BUF)
+	/*
+	 * 1 <= take < EW_TLS_BUF, shown to the verifier as a bound on take - 1:
+	 * clang compiles "take < 1" to "take == 0", which Linux 6.1's verifier
+	 * does not use to prove the helper's size non-zero (clang 14, 16, 19).
+	 */
+	take = plen - 1;
+	barrier_var(take);
+	if (take >= EW_TLS_BUF - 1)
 		return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
+	take += 1;
 	if (bpf_xdp_load_bytes(ctx, p->payload_off, s->r.buf, take))
 		return ew_tls_fail(k, f, EW_TLS_UNSUPPORTED);
 	s->r.next_seq = seq + take;
