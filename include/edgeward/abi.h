@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define EW_ABI_VERSION 1
+#define EW_ABI_VERSION 2 /* 2: TLS, detector, feed and event maps; ew_counters 32 wide */
 
 #define EW_LABEL_LEN 32
 #define EW_IFNAME_LEN 16
