@@ -29,8 +29,11 @@ EOF
 packets() { capinfos -cM "$1" | awk -F': *' '/Number of packets/ {print $2}'; }
 
 # The in-kernel ClientHello parser is in this build: its maps are in the object.
-HAS_TLS=false
-bpftool btf dump file "$OUT/edgeward.bpf.o" 2>/dev/null | grep -q "VAR 'ew_tls_" && HAS_TLS=true
+# The in-kernel JA4 is part of the data path: an object without it fails here
+# rather than skipping the fingerprint checks.
+HAS_TLS=true
+bpftool btf dump file "$OUT/edgeward.bpf.o" 2>/dev/null | grep -q "VAR 'ew_tls_" ||
+	fail replay_object_has_tls "the BPF object has no ew_tls_* maps"
 
 # --- every capture against expected.json ----------------------------------------------
 # compare EXPECTED CAPTURE OUT: prints what differs ("" when all matches), on
