@@ -15,6 +15,8 @@ PKGS=(
 	# with), scapy to craft SYNs of other stacks
 	p0f python3-scapy tcpdump
 	libcap2-bin util-linux coreutils
+	# systemd-analyze checks the shipped units
+	systemd
 	# replay tests (editcap), tests/captures/record.sh (chromium optional, by hand)
 	tshark tcpdump ethtool gnutls-bin
 	# make bench: scripts/bench-feeds.sh times each load with /usr/bin/time
