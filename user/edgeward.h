@@ -259,6 +259,8 @@ struct ew_replay_flow {
 struct ew_replay *ew_replay_new(bool monitor, long packets);
 /* Packets in a capture; -1 after naming the file (and packet) if it cannot be replayed. */
 long ew_replay_scan(const char *path);
+/* One captured packet of link type dlt as an Ethernet frame in out (EW_REPLAY_FRAME_MAX bytes). */
+int ew_replay_to_ethernet(int dlt, const uint8_t *p, uint32_t caplen, uint8_t *out, uint32_t *outlen);
 void ew_replay_free(struct ew_replay *r);
 /* A private map's fd by name, to load rules before the run; -1 if none. */
 int ew_replay_map_fd(struct ew_replay *r, const char *name);

@@ -375,7 +375,7 @@ int ew_replay_frame(struct ew_replay *r, const uint8_t *frame, uint32_t len, uin
 }
 
 /* Move the link layer aside: an Ethernet frame for the data path. */
-static int to_ethernet(int dlt, const uint8_t *p, uint32_t caplen, uint8_t *out, uint32_t *outlen)
+int ew_replay_to_ethernet(int dlt, const uint8_t *p, uint32_t caplen, uint8_t *out, uint32_t *outlen)
 {
 	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
 	uint32_t skip;
@@ -487,7 +487,7 @@ int ew_replay_file(struct ew_replay *r, const char *path)
 		goto out;
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
 		n++;
-		if (to_ethernet(dlt, data, h->caplen, frame, &len) || len < ETH_HLEN) {
+		if (ew_replay_to_ethernet(dlt, data, h->caplen, frame, &len) || len < ETH_HLEN) {
 			ew_warn("%s: packet %lu: %u bytes is shorter than its link-layer header: skipped",
 				path, n, h->caplen);
 			continue;
