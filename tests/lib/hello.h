@@ -156,9 +156,12 @@ static inline size_t hb_browser(uint8_t *out, size_t cap, const char *sni, size_
 	static const uint16_t sigs[] = { 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601 };
 	static const uint16_t vers[] = { HB_GREASE(5), 0x0304, 0x0303 };
 	static const uint8_t pf[] = { 0 };
-	static uint8_t ks[4096];
+	static uint8_t ks[12288]; /* the "record over 8 KiB" case asks for 8300 bytes */
 	struct hb h = {};
 	size_t kn = 0;
+
+	if (keyshare_len + 6 > sizeof(ks))
+		return 0;
 
 	hb_ext(&h, HB_GREASE(2), NULL, 0);
 	if (sni)
