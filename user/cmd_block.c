@@ -207,21 +207,8 @@ int cmd_block(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, EW_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (ew_common_opt(c, usage))
 			continue;
-		switch (c) {
-		case 'a':
-			action = ew_action_parse(optarg);
-			if (action < 0)
-				ew_usage_error(usage, "--action must be drop, flag or allow, not '%s'", optarg);
-			break;
-		case 'l':
-			if (strlen(optarg) >= EW_LABEL_LEN)
-				ew_usage_error(usage, "--label '%s' is longer than %d bytes", optarg,
-					       EW_LABEL_LEN - 1);
-			label = optarg;
-			break;
-		default:
+		if (!ew_rule_opt(c, usage, &action, &label))
 			ew_usage_error(usage, "bad option");
-		}
 	}
 	if (optind >= argc)
 		ew_usage_error(usage, "add, del or list?");

@@ -55,6 +55,8 @@ void ew_fmt_addr(char *buf, size_t len, const uint8_t addr[16], int family);
  */
 int ew_common_opt(int c, const char *usage);
 void ew_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --action drop|flag|allow ('a') and --label TEXT ('l') of the rule commands: 1 if c was one. */
+int ew_rule_opt(int c, const char *usage, int *action, const char **label);
 
 /* --- caps.c ---------------------------------------------------------------- */
 enum ew_need { EW_NEED_BPF = 1, EW_NEED_NET = 2, EW_NEED_SYS = 4 };

@@ -143,6 +143,23 @@ int ew_evidence_parse(const char *s)
 	return -1;
 }
 
+int ew_rule_opt(int c, const char *usage, int *action, const char **label)
+{
+	if (c == 'a') {
+		*action = ew_action_parse(optarg);
+		if (*action < 0)
+			ew_usage_error(usage, "--action must be drop, flag or allow, not '%s'", optarg);
+		return 1;
+	}
+	if (c == 'l') {
+		if (strlen(optarg) >= EW_LABEL_LEN)
+			ew_usage_error(usage, "--label '%s' is longer than %d bytes", optarg, EW_LABEL_LEN - 1);
+		*label = optarg;
+		return 1;
+	}
+	return 0;
+}
+
 const char *ew_hook_name(unsigned int h)
 {
 	return h == EW_HOOK_XDP ? "xdp" : h == EW_HOOK_TC ? "tc" : "unknown";
