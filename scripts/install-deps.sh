@@ -21,6 +21,8 @@ PKGS=(
 	tshark tcpdump ethtool gnutls-bin
 	# make bench: scripts/bench-feeds.sh times each load with /usr/bin/time
 	time
+	# the fault tests kill the CLI at exact system calls (strace's fault injection)
+	strace
 )
 
 missing=()

@@ -50,6 +50,13 @@ static void hex(char *out, const uint8_t *b, size_t n)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+static void journal_path(char *buf, size_t len, const char *dir)
+{
+	snprintf(buf, len, "%s/journal", dir);
+}
+
+static int journal_recover(struct ctx *c);
+
 /* Lock the state dir; forget state left by pins that no longer exist. */
 static int ctx_open(struct ctx *c)
 {
@@ -91,6 +98,8 @@ static int ctx_open(struct ctx *c)
 		/* Fresh pins: whatever the directory holds is from before them. */
 		snprintf(path, sizeof(path), "%s/tables.cache", c->dir);
 		unlink(path);
+		journal_path(path, sizeof(path), c->dir);
+		unlink(path);
 		snprintf(path, sizeof(path), "%s/owner", c->dir);
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || write(fd, cur, strlen(cur)) != (ssize_t)strlen(cur)) {
@@ -101,12 +110,123 @@ static int ctx_open(struct ctx *c)
 		}
 		close(fd);
 	}
+	if (journal_recover(c))
+		goto fail;
 	return 0;
 fail:
 	if (c->lock_fd >= 0)
 		close(c->lock_fd);
 	ew_fd_maps_close(&c->m);
 	return -1;
+}
+
+/*
+ * The journal: a prefix feed's load or delete writes what it is about to do
+ * (and the tables' swap mark) before it swaps the kernel tables, and removes
+ * it once the feed's record and saved entries match what it swapped in. A
+ * command killed in between leaves it behind; the next feed command (or `feed
+ * list`) finishes the change if the swap happened and forgets it if not, so
+ * the records always describe the set the kernel enforces.
+ */
+#define JOURNAL_MAGIC "EWJRNL1\n"
+enum { J_LOAD = 1, J_DEL = 2 };
+
+struct journal {
+	char magic[8];
+	uint64_t mark; /* ew_fd_swap_mark() before the swap */
+	uint32_t op;   /* J_LOAD, J_DEL */
+	uint32_t id;   /* its slot in ew_feeds */
+	struct ew_feed rec; /* J_LOAD: the record once in force (hits_base aside) */
+};
+
+static int journal_write(struct ctx *c, const struct journal *j)
+{
+	char path[600], tmp[620];
+	int fd;
+
+	journal_path(path, sizeof(path), c->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, j, sizeof(*j)) != (ssize_t)sizeof(*j) || close(fd) || rename(tmp, path)) {
+		ew_err("writing %s: %s; nothing changed", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The swap happened: make the record and the saved entries say so. */
+static int journal_commit(struct ctx *c, const struct journal *j)
+{
+	struct ew_feed cur = {}, rec = j->rec;
+	char path[600];
+
+	if (j->op == J_LOAD) {
+		if (ew_fd_store_commit(c->dir, rec.name))
+			ew_warn("feed '%s' is active, but its entries could not be saved: the next load of "
+				"another feed will fail until '%s' is loaded again", rec.name, rec.name);
+		/* hits_base may have grown during the apply: keep the kernel's. */
+		if (!bpf_map_lookup_elem(c->m.feeds, &j->id, &cur) && cur.used)
+			rec.hits_base = cur.hits_base;
+	} else {
+		memset(&rec, 0, sizeof(rec));
+		ew_fd_store_del(c->dir, j->rec.name);
+	}
+	if (bpf_map_update_elem(c->m.feeds, &j->id, &rec, BPF_ANY)) {
+		ew_err("recording feed '%s': %s (its entries are active)", j->rec.name, strerror(errno));
+		return -1;
+	}
+	journal_path(path, sizeof(path), c->dir);
+	unlink(path);
+	return 0;
+}
+
+/* The change never reached the kernel: forget it. */
+static void journal_abandon(struct ctx *c, const struct journal *j)
+{
+	char path[600];
+
+	if (j->op == J_LOAD)
+		ew_fd_store_discard(c->dir, j->rec.name);
+	journal_path(path, sizeof(path), c->dir);
+	unlink(path);
+}
+
+/* Finish or forget what a killed command left; under the lock. */
+static int journal_recover(struct ctx *c)
+{
+	struct journal j;
+	char path[600];
+	ssize_t r;
+	int fd;
+
+	journal_path(path, sizeof(path), c->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, &j, sizeof(j));
+	close(fd);
+	if (r != (ssize_t)sizeof(j) || memcmp(j.magic, JOURNAL_MAGIC, 8) || j.id >= EW_FEEDS_MAX ||
+	    (j.op != J_LOAD && j.op != J_DEL)) {
+		ew_err("%s is damaged: remove it and load the feeds again", path);
+		return -1;
+	}
+	j.rec.name[sizeof(j.rec.name) - 1] = 0;
+	if (ew_fd_swap_mark(&c->m) == j.mark) {
+		ew_warn("an interrupted %s of feed '%s' changed nothing: forgotten",
+			j.op == J_LOAD ? "load" : "delete", j.rec.name);
+		journal_abandon(c, &j);
+		return 0;
+	}
+	ew_warn("an interrupted %s of feed '%s' had swapped the tables: completed",
+		j.op == J_LOAD ? "load" : "delete", j.rec.name);
+	if (journal_commit(c, &j))
+		return -1;
+	if (c->m.config >= 0)
+		ew_config_bump(c->m.config); /* in case it was killed before its own bump */
+	return 0;
 }
 
 static void ctx_close(struct ctx *c)
@@ -203,14 +323,41 @@ static json_object *summary_json(const char *name, const struct ew_feed_data *d)
 	return r;
 }
 
+/* The ew_feeds record of a load (hits_base aside). */
+static void make_record(struct ew_feed *fe, const char *name, const char *file,
+			const struct ew_feed_data *d, int action)
+{
+	char abspath[4096];
+	size_t hosts = 0;
+
+	memset(fe, 0, sizeof(*fe));
+	snprintf(fe->name, sizeof(fe->name), "%s", name);
+	if (!realpath(file, abspath))
+		snprintf(abspath, sizeof(abspath), "%s", file);
+	memcpy(fe->source, abspath, strnlen(abspath, sizeof(fe->source) - 1));
+	memcpy(fe->sha256, d->sha256, 32);
+	fe->loaded_ns = realtime_ns();
+	fe->entries4 = d->n4;
+	fe->entries6 = d->n6;
+	fe->rejected = d->bad;
+	fe->action = action;
+	fe->format = d->format;
+	fe->used = 1;
+	for (size_t i = 0; i < d->npfx; i++)
+		if (d->pfx[i].family == 4 && d->pfx[i].len > 24)
+			hosts += 1u << (32 - d->pfx[i].len);
+	/* Its hash entries; prefixes up to /24 live in the fixed direct table. */
+	fe->mem_bytes = ew_fd_entry_bytes(hosts, d->n6);
+}
+
 static int feed_load(const char *name, const char *file, const struct ew_feed_opts *o, int action,
 		     bool check)
 {
 	struct ew_feed_data d;
 	struct ew_fd_report rep;
 	struct ew_feed fe = {};
+	struct journal j = { .magic = JOURNAL_MAGIC, .op = J_LOAD };
 	struct ctx c;
-	char abspath[4096];
 	int id, ret = 1;
 
 	if (ew_feed_read(file, o, &d)) {
@@ -256,6 +403,7 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 		       ew_feed_fmt_is_fp(d.format) ? "fingerprints" : "prefixes");
 		goto out;
 	}
+	j.id = id;
 	if (ew_feed_fmt_is_fp(d.format)) {
 		size_t owned, foreign;
 
@@ -268,47 +416,27 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 			ew_warn("%zu of %zu fingerprints of '%s' are rules already (edgeward fp or another "
 				"feed): those keep their action", foreign, d.nfps, name);
 		d.n4 = owned; /* recorded as the feed's entries */
+		make_record(&j.rec, name, file, &d, action);
 	} else {
 		struct ew_fd_feed me = { .id = id, .action = action, .pfx = d.pfx, .n = d.npfx };
 
-		if (apply_set(&c, id, &me, &rep)) {
+		/* Its entries (kept for rebuilding when another feed changes) and the
+		 * journal are written before the swap, made final after it. */
+		make_record(&j.rec, name, file, &d, action);
+		j.mark = ew_fd_swap_mark(&c.m);
+		if (ew_fd_store_stage(c.dir, name, d.pfx, d.npfx) || journal_write(&c, &j)) {
+			ew_fd_store_discard(c.dir, name);
 			ew_err("feed '%s' not loaded: nothing changed", name);
 			goto out;
 		}
-		/* Kept for rebuilding when another feed changes; written once active. */
-		if (ew_fd_store_save(c.dir, name, d.pfx, d.npfx))
-			ew_warn("feed '%s' is active, but its entries could not be saved: the next load of "
-				"another feed will fail until '%s' is loaded again", name, name);
+		if (apply_set(&c, id, &me, &rep)) {
+			journal_abandon(&c, &j);
+			ew_err("feed '%s' not loaded: nothing changed", name);
+			goto out;
+		}
 	}
-	/* hits_base may have grown during the apply: re-read before writing. */
-	if (bpf_map_lookup_elem(c.m.feeds, &(__u32){ id }, &fe) || !fe.used)
-		memset(&fe, 0, sizeof(fe));
-	snprintf(fe.name, sizeof(fe.name), "%s", name);
-	if (!realpath(file, abspath))
-		snprintf(abspath, sizeof(abspath), "%s", file);
-	memset(fe.source, 0, sizeof(fe.source));
-	memcpy(fe.source, abspath, strnlen(abspath, sizeof(fe.source) - 1));
-	memcpy(fe.sha256, d.sha256, 32);
-	fe.loaded_ns = realtime_ns();
-	fe.entries4 = d.n4;
-	fe.entries6 = d.n6;
-	fe.rejected = d.bad;
-	fe.action = action;
-	fe.format = d.format;
-	fe.used = 1;
-	{
-		size_t hosts = 0;
-
-		for (size_t i = 0; i < d.npfx; i++)
-			if (d.pfx[i].family == 4 && d.pfx[i].len > 24)
-				hosts += 1u << (32 - d.pfx[i].len);
-		/* Its hash entries; prefixes up to /24 live in the fixed direct table. */
-		fe.mem_bytes = ew_fd_entry_bytes(hosts, d.n6);
-	}
-	if (bpf_map_update_elem(c.m.feeds, &(__u32){ id }, &fe, BPF_ANY)) {
-		ew_err("recording feed '%s': %s (its entries are active)", name, strerror(errno));
+	if (journal_commit(&c, &j))
 		goto out;
-	}
 	if (ew_g.json) {
 		json_object *r = summary_json(name, &d);
 
@@ -337,6 +465,7 @@ static int feed_del(const char *name)
 {
 	struct ew_fd_report rep;
 	struct ew_feed fe;
+	struct journal j = { .magic = JOURNAL_MAGIC, .op = J_DEL };
 	struct ctx c;
 	int id, ret = 1;
 
@@ -347,11 +476,22 @@ static int feed_del(const char *name)
 		ew_err("no feed named '%s'", name);
 		goto out;
 	}
-	if (ew_feed_fmt_is_fp(fe.format) ? ew_fd_fp_del(c.dir, name) : apply_set(&c, id, NULL, &rep))
+	j.id = id;
+	j.rec = fe;
+	if (ew_feed_fmt_is_fp(fe.format)) {
+		if (ew_fd_fp_del(c.dir, name))
+			goto out;
+	} else {
+		j.mark = ew_fd_swap_mark(&c.m);
+		if (journal_write(&c, &j))
+			goto out;
+		if (apply_set(&c, id, NULL, &rep)) {
+			journal_abandon(&c, &j);
+			goto out;
+		}
+	}
+	if (journal_commit(&c, &j))
 		goto out;
-	memset(&fe, 0, sizeof(fe));
-	bpf_map_update_elem(c.m.feeds, &(__u32){ id }, &fe, BPF_ANY);
-	ew_fd_store_del(c.dir, name);
 	if (!ew_g.json)
 		printf("feed %s deleted\n", name);
 	ret = 0;
@@ -433,7 +573,22 @@ static int feed_list(void)
 	struct ew_fd_maps m;
 	json_object *arr, *tables;
 
-	if (ew_require_caps(EW_NEED_BPF) || ew_abi_check() || ew_fd_maps_open(&m))
+	char dir[512], path[600];
+
+	if (ew_require_caps(EW_NEED_BPF) || ew_abi_check())
+		return 1;
+	/* A command killed mid-change left a journal: settle it first. */
+	if (!ew_fd_state_dir(dir, sizeof(dir))) {
+		struct ctx c;
+
+		journal_path(path, sizeof(path), dir);
+		if (!access(path, F_OK)) {
+			if (ctx_open(&c))
+				return 1;
+			ctx_close(&c);
+		}
+	}
+	if (ew_fd_maps_open(&m))
 		return 1;
 	arr = ew_feeds_json(&m);
 	tables = ew_feed_tables_json(&m);

@@ -997,6 +997,15 @@ void ew_fd_counts(const struct ew_fd_maps *m, uint32_t *n4, uint32_t *n6)
 	*n6 = st.n6;
 }
 
+uint64_t ew_fd_swap_mark(const struct ew_fd_maps *m)
+{
+	struct ew_fd_state st = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(m->state, &zero, &st);
+	return (uint64_t)st.serial << 32 | st.active;
+}
+
 /* --- the state directory ------------------------------------------------------------ */
 int ew_fd_state_dir(char *buf, size_t len)
 {
@@ -1028,13 +1037,15 @@ int ew_fd_state_dir(char *buf, size_t len)
 
 #define STORE_MAGIC "EWFEED1\n"
 
-int ew_fd_store_save(const char *dir, const char *name, const struct ew_prefix *p, size_t n)
+/* NAME.feed, or NAME.feed.new for a staged copy. */
+static int store_write(const char *dir, const char *name, const char *suffix, const struct ew_prefix *p,
+		       size_t n)
 {
 	char tmp[600], path[600];
 	uint64_t cnt = n;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s.feed", dir, name);
+	snprintf(path, sizeof(path), "%s/%s.feed%s", dir, name, suffix);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.feed.tmp", dir, name);
 	f = fopen(tmp, "w");
 	if (!f || fwrite(STORE_MAGIC, 8, 1, f) != 1 || fwrite(&cnt, 8, 1, f) != 1 ||
@@ -1052,6 +1063,37 @@ int ew_fd_store_save(const char *dir, const char *name, const struct ew_prefix *
 		return -1;
 	}
 	return 0;
+}
+
+int ew_fd_store_save(const char *dir, const char *name, const struct ew_prefix *p, size_t n)
+{
+	return store_write(dir, name, "", p, n);
+}
+
+int ew_fd_store_stage(const char *dir, const char *name, const struct ew_prefix *p, size_t n)
+{
+	return store_write(dir, name, ".new", p, n);
+}
+
+int ew_fd_store_commit(const char *dir, const char *name)
+{
+	char from[600], to[600];
+
+	snprintf(from, sizeof(from), "%s/%s.feed.new", dir, name);
+	snprintf(to, sizeof(to), "%s/%s.feed", dir, name);
+	if (rename(from, to) && errno != ENOENT) {
+		ew_err("renaming %s: %s", from, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void ew_fd_store_discard(const char *dir, const char *name)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s.feed.new", dir, name);
+	unlink(path);
 }
 
 int ew_fd_store_load(const char *dir, const char *name, struct ew_prefix **p, size_t *n)

@@ -144,6 +144,9 @@ uint64_t ew_fd_feed_hits(const struct ew_fd_maps *m, int id, const struct ew_fee
 uint64_t ew_fd_table_bytes(const struct ew_fd_maps *m, uint64_t *fixed, uint64_t *hashes);
 /* Entries of the active set: IPv4 /25../32 addresses and IPv6 prefixes. */
 void ew_fd_counts(const struct ew_fd_maps *m, uint32_t *n4, uint32_t *n6);
+/* Changes with every swap of the tables (serial and active plane): a journal
+ * compares it to tell whether an interrupted apply reached its swap. */
+uint64_t ew_fd_swap_mark(const struct ew_fd_maps *m);
 /* Estimated kernel bytes of n4 host (/25../32) and n6 IPv6 entries. */
 uint64_t ew_fd_entry_bytes(size_t hosts4, size_t n6);
 
@@ -156,5 +159,9 @@ int ew_fd_state_dir(char *buf, size_t len);
 int ew_fd_store_save(const char *dir, const char *name, const struct ew_prefix *p, size_t n);
 int ew_fd_store_load(const char *dir, const char *name, struct ew_prefix **p, size_t *n);
 int ew_fd_store_del(const char *dir, const char *name);
+/* A load's entries are staged (NAME.feed.new) before its swap, committed after. */
+int ew_fd_store_stage(const char *dir, const char *name, const struct ew_prefix *p, size_t n);
+int ew_fd_store_commit(const char *dir, const char *name); /* an absent staged copy is fine */
+void ew_fd_store_discard(const char *dir, const char *name);
 
 #endif

@@ -176,6 +176,39 @@ out=$(ew feed load hd "$EW_TMP/new.txt" --format cidr 2>&1)
 check faults_feed_load_after_kills "feed load after the kills: $out" [ $? = 0 ]
 feed_is new after_kills
 
+# The same kills, placed exactly with strace's fault injection (SIGKILL at a
+# system call) on each side of the swap, so no run depends on timing:
+# before it (the load's first unlink, of the hash cache, comes after its
+# journal is written) and right after it (the membarrier of the grace period,
+# before the feed's record is written).
+kill_at_syscall() { # SYSCALL, edgeward args...
+	local sc=$1
+	shift
+	nsenter --net="/run/netns/$EW_SRV" -- strace -qq -f -o /dev/null -e trace="$sc" \
+		-e inject="$sc:signal=KILL:when=1" "$EW_BIN" "$@" >"$EW_TMP/killed.out" 2>&1
+}
+for edge in unlink:old:before membarrier:new:after; do
+	IFS=: read -r sc want when <<<"$edge"
+	ew feed load hd "$EW_TMP/old.txt" --format cidr >/dev/null 2>&1 || fail faults_feed_restore "reload old"
+	kill_at_syscall "$sc" feed load hd "$EW_TMP/new.txt" --format cidr
+	rc=$?
+	check "faults_feed_killed_${when}_swap" "exit $rc: $(cat "$EW_TMP/killed.out")" [ "$rc" != 0 ]
+	force=$(in_force)
+	list=$(ew feed list -j 2>"$EW_TMP/list.err" |
+		json_get "next((f['source'].rsplit('/', 1)[-1][:-4] for f in d['feeds'] if f['name'] == 'hd'), '?')")
+	echo "# killed at $sc ($when the swap): in force: $force, feed list: $list; $(cat "$EW_TMP/list.err")"
+	check "faults_feed_${when}_swap_in_force" "want $want in force, got $force" [ "$force" = "$want" ]
+	check "faults_feed_${when}_swap_listed" "the kernel enforces $force, feed list names $list" [ "$list" = "$force" ]
+	said=$(cat "$EW_TMP/list.err")
+	case $when in
+	before) expect="changed nothing" ;;
+	after) expect="had swapped the tables: completed" ;;
+	esac
+	check "faults_feed_${when}_swap_said" "feed list said: $said" grep -q "$expect" <<<"$said"
+	filtering "feed_$when"
+done
+feed_is new after_swap_kills
+
 # --- the CLI killed during block add of many prefixes -----------------------------------------
 "$EW_PY" -c 'print(" ".join("100.%d.%d.0/24" % (i >> 8, i & 255) for i in range(20000)))' >"$EW_TMP/many.txt"
 count_blocks() { ew block list -j | json_get "len(d)"; }

@@ -81,7 +81,8 @@ log_since() { tail -n +$(($1 + 1)) "$EW_TMP/http.log"; }
 
 # --- first run: both fetched and loaded ---------------------------------------
 update
-check first_run_ok "updater exited non-zero: $(tail -3 "$EW_TMP/upd.err")" [ $? -eq 0 ]
+rc=$? # before the message's $(...) resets $?
+check first_run_ok "updater exited $rc: $(tail -3 "$EW_TMP/upd.err")" [ $rc -eq 0 ]
 check first_run_loaded "t1 $(feed_field t1 sha256) t2 $(feed_field t2 action)" \
 	[ "$(feed_field t1 sha256)" = "$(sha "$WWW/t1.txt")" -a "$(feed_field t2 action)" = flag ]
 check last_good_copy "cache: $(ls "$CACHE")" cmp -s "$CACHE/t1.data" "$WWW/t1.txt"
