@@ -189,7 +189,8 @@ static __always_inline bool ew_in_handshake(const struct ew_flow *f, const struc
 
 /*
  * Detectors on a client handshake packet. Returns their policy's answer,
- * reason << 8 | action (0: nothing). A global function: the verifier checks
+ * fresh << 16 | reason << 8 | action (0: nothing), where fresh holds the
+ * evidence bits this packet gave the connection (announced as an event). A global function: the verifier checks
  * it once, on its own, instead of once per caller state (inlined or static,
  * its paths multiply with ew_xdp's and pass the 1M-instruction limit), and
  * its stack does not count against ew_xdp's 512 bytes.
@@ -202,7 +203,7 @@ __noinline __u32 ew_xdp_detect(struct xdp_md *ctx, const struct ew_pkt *p, const
 	struct ew_conn *c = p && k ? ew_conn_get(k, syn) : NULL;
 	__u64 now = ew_now();
 	__u8 reason = EW_R_NONE, act, rule = EW_A_PASS;
-	__u32 ev;
+	__u32 ev, had;
 
 	if (!c || !cfg || !ctx)
 		return 0;
@@ -217,6 +218,7 @@ __noinline __u32 ew_xdp_detect(struct xdp_md *ctx, const struct ew_pkt *p, const
 	}
 	if (!ev && !c->reasons)
 		return 0;
+	had = c->reasons;
 	act = ew_policy_action(ew_evidence_add(c, ev, cfg), cfg, &reason);
 	/* a SYN rule's own action: allow wins, drop beats the policy's flag */
 	if (rule == EW_A_ALLOW || (rule == EW_A_DROP && act != EW_A_DROP) ||
@@ -224,7 +226,7 @@ __noinline __u32 ew_xdp_detect(struct xdp_md *ctx, const struct ew_pkt *p, const
 		reason = EW_R_FP_RULE;
 		act = rule;
 	}
-	return (__u32)reason << 8 | act;
+	return (c->reasons & ~had) << 16 | (__u32)reason << 8 | act;
 }
 
 /* The detectors' answer merged into the packet's verdict; the flow keeps it. */
@@ -236,7 +238,10 @@ static __always_inline void ew_xdp_detectors(struct xdp_md *ctx, const struct ew
 
 	if (!d)
 		return;
-	*v = ew_verdict_merge(*v, d >> 8, d & 0xff);
+	/* each piece of evidence is announced once, when the connection gets it */
+	if (d >> 16)
+		ew_event_emit(EW_EVT_DETECT, EW_HOOK_XDP, k, d >> 8 & 0xff, d & 0xff, d >> 16, NULL);
+	*v = ew_verdict_merge(*v, d >> 8 & 0xff, d & 0xff);
 	f->reason = v->reason;
 	f->verdict = v->action; /* end of the detectors' glue */
 	if (v->action == EW_A_DROP)

@@ -550,6 +550,55 @@ EW_TEST(detect_policy_drop_sticks_and_off)
 	return ok;
 }
 
+/* Detector events on the ring: each new evidence bit is announced once. */
+struct det_events {
+	int n;
+	struct ew_event last;
+};
+
+static int on_det_event(void *ctx, void *data, size_t size)
+{
+	struct det_events *d = ctx;
+	const struct ew_event *e = data;
+
+	if (size >= sizeof(*e) && e->type == EW_EVT_DETECT) {
+		d->last = *e;
+		d->n++;
+	}
+	return 0;
+}
+
+EW_TEST(detect_event_once)
+{
+	struct ew_detect_cfg cfg;
+	struct bpfrun r;
+	struct pkt_info info;
+	struct det_events ev = {};
+	struct ring_buffer *rb;
+	uint8_t opts[] = { PKT_OPT_MSS(1380) };
+	struct pkt_spec syn = { .sport = 42100, .tcp_opts = { opts, sizeof(opts) } };
+	struct pkt_spec plain = { .sport = 42101 };
+	bool ok;
+
+	if (!det_open(&r, &cfg))
+		return false;
+	rb = ring_buffer__new(bpf_map__fd(r.skel->maps.ew_events), on_det_event, &ev, NULL);
+	ok = ASSERT_TRUE(rb != NULL) && ASSERT_EQ(run_at(&r, &plain, false, MS, NULL), XDP_PASS) &&
+	     ASSERT_TRUE(ring_buffer__consume(rb) >= 0) && ASSERT_EQ(ev.n, 0) &&
+	     /* a WireGuard MSS: one event naming the flow, its new bit and the policy's answer */
+	     ASSERT_EQ(run_at(&r, &syn, false, 2 * MS, &info), XDP_PASS) &&
+	     ASSERT_TRUE(ring_buffer__consume(rb) >= 0) && ASSERT_EQ(ev.n, 1) &&
+	     ASSERT_EQ(ev.last.evidence, EW_E_TUNNEL_MSS) && ASSERT_EQ(ev.last.reason, EW_R_TUNNEL_MSS) &&
+	     ASSERT_EQ(ev.last.action, EW_A_FLAG) && ASSERT_EQ(ev.last.hook, EW_HOOK_XDP) &&
+	     ASSERT_EQ(ntohs(ev.last.key.sport), 42100) &&
+	     /* the retransmitted SYN adds nothing new: no second event */
+	     ASSERT_EQ(run_at(&r, &syn, false, 3 * MS, NULL), XDP_PASS) &&
+	     ASSERT_TRUE(ring_buffer__consume(rb) >= 0) && ASSERT_EQ(ev.n, 1);
+	ring_buffer__free(rb);
+	bpfrun_close(&r);
+	return ok;
+}
+
 /* --- stack mismatch and JA4 fan-out ----------------------------------------- */
 
 #define JA4_WIN "t13d1715h2_5b57614c22b0_3cbfd9057e0d"
