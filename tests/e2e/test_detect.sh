@@ -3,13 +3,14 @@
 #
 # The detectors end to end: a TLS server (openssl s_server) with edgeward
 # attached; a direct client; a client behind a delay line and a real SOCKS5
-# proxy (microsocks); SYNs of a Windows-like and a macOS-like stack crafted
-# with scapy; a connection burst; many sources with one stack. SYN signatures
-# and OS labels are compared with p0f's own reading of the same SYNs.
+# proxy (microsocks), then an HTTP CONNECT proxy (tinyproxy); SYNs of a
+# Windows-like and a macOS-like stack crafted with scapy; a connection burst;
+# many sources with one stack. SYN signatures and OS labels are compared with
+# p0f's own reading of the same SYNs.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
-require detect openssl p0f tcpdump microsocks /usr/bin/python3
+require detect openssl p0f tcpdump microsocks tinyproxy /usr/bin/python3
 E2E=$EW_ROOT/tests/e2e
 PORT=8443
 DELAY_MS=50
@@ -20,6 +21,20 @@ flows_where() {
 	flows | "$EW_PY" -c 'import json, sys
 d = json.load(sys.stdin)
 print(json.dumps([f for f in d if eval(sys.argv[1])]))' "$1"
+}
+# check_relayed NAME FLOWS: the proxy's flows to the server (JSON list, the
+# three requests of one client behind the delay line) are all flagged relay_rtt;
+# the TCP round trip is the proxy's (under half the delay) and the TLS round
+# trip the client's (at least the delay line's two ways, under 6 times one).
+check_relayed() {
+	local rtts
+	rtts=$(echo "$2" | json_get "' '.join('%s/%s' % (f['tcp_rtt_us'], f['tls_rtt_us']) for f in d)")
+	echo "# $1: client behind ${DELAY_MS} ms each way, tcp_rtt_us/tls_rtt_us: $rtts"
+	check "$1_relay_rtt" "flows: $2" \
+		[ "$(echo "$2" | json_get "len(d) == 3 and all('relay_rtt' in f['reasons'] for f in d)")" = True ]
+	check "$1_rtts" "tcp_rtt_us/tls_rtt_us $rtts, delay $DELAY_MS ms each way" \
+		[ "$(echo "$2" | json_get "len(d) == 3 and all(f['tcp_rtt_us'] is not None and f['tls_rtt_us'] is not None
+			and f['tcp_rtt_us'] < $DELAY_MS * 500 and $DELAY_MS * 2000 <= f['tls_rtt_us'] < $DELAY_MS * 6000 for f in d)")" = True ]
 }
 # p0f_field PCAP PORT FIELD: raw_sig / os that p0f prints for the SYN from PORT.
 p0f_field() {
@@ -88,11 +103,46 @@ for i in 1 2 3; do
 	nsrun "$C3" timeout 20 curl -sk -o /dev/null --socks5 127.0.0.1:1080 "https://198.18.2.1:$PORT/" ||
 		fail detect_proxied_request "curl through the proxy failed"
 done
-proxied=$(flows_where "f['src'] == '198.18.2.2' and f['dport'] == $PORT")
-rtts=$(echo "$proxied" | json_get "' '.join('%s/%s' % (f['tcp_rtt_us'], f['tls_rtt_us']) for f in d)")
-echo "# proxied client (delay ${DELAY_MS} ms each way) tcp_rtt_us/tls_rtt_us: $rtts"
-check detect_proxied_relay_rtt "proxied flows: $proxied" \
-	[ "$(echo "$proxied" | json_get "len(d) >= 3 and all('relay_rtt' in f['reasons'] for f in d)")" = True ]
+check_relayed detect_proxied "$(flows_where "f['src'] == '198.18.2.2' and f['dport'] == $PORT")"
+
+# --- the same client behind the delay line and an HTTP CONNECT proxy (tinyproxy) ------------
+# tinyproxy connects to the server from a second address of the proxy namespace
+# (Bind), so its flows are told from microsocks' and from the client's own: a
+# request that bypassed it would leave none. It stays in the foreground (-d),
+# writes only into the test's temp dir and is ended by the harness's trap.
+TP_PORT=8888
+addr_add "$PX" "$PX_IF" 198.18.2.3/24
+neigh_add "$EW_SRV" "$EW_SIF" 198.18.2.3 02:00:00:00:00:02
+cat >"$EW_TMP/tinyproxy.conf" <<EOF
+Port $TP_PORT
+Listen 198.18.2.2
+Bind 198.18.2.3
+Allow 198.18.3.0/24
+ConnectPort $PORT
+MaxClients 8
+Timeout 30
+LogFile "$EW_TMP/tinyproxy.log"
+LogLevel Connect
+PidFile "$EW_TMP/tinyproxy.pid"
+EOF
+bg "$PX" 120 tinyproxy -d -c "$EW_TMP/tinyproxy.conf"
+TP_WRAP=$EW_LAST_PID
+bg "$C3" 120 /usr/bin/python3 "$E2E/delayline.py" 127.0.0.1 "$TP_PORT" 198.18.2.2 "$TP_PORT" "$DELAY_MS"
+TP_DELAY=$EW_LAST_PID
+wait_for 10 listening "$PX" tcp "$TP_PORT" && wait_for 10 listening "$C3" tcp "$TP_PORT" ||
+	fail detect_connect_proxy "tinyproxy or its delay line did not start: $(cat "$EW_TMP/tinyproxy.log" 2>&1)"
+for i in 1 2 3; do
+	nsrun "$C3" timeout 20 curl -sk -o /dev/null -x "http://127.0.0.1:$TP_PORT" "https://198.18.2.1:$PORT/" ||
+		fail detect_connect_request "curl through tinyproxy failed: $(tail -5 "$EW_TMP/tinyproxy.log" 2>&1)"
+done
+check_relayed detect_connect "$(flows_where "f['src'] == '198.18.2.3' and f['dport'] == $PORT")"
+# The trap ends every server by killing its timeout wrapper; that must end
+# tinyproxy itself (one that forked away from it would outlive the test).
+tp=$(cat "$EW_TMP/tinyproxy.pid" 2>/dev/null)
+stop "$TP_WRAP"
+stop "$TP_DELAY"
+check detect_connect_proxy_stopped "tinyproxy (pid '$tp' in its pid file) outlived its wrapper" \
+	[ -n "$tp" -a ! -d "/proc/$tp" ]
 
 # --- SYNs of other stacks, crafted with scapy ---------------------------------------------
 for kind in windows macos; do
