@@ -185,6 +185,11 @@ fi
 
 # --- a burst over the rate ------------------------------------------------------------------
 ew policy threshold rate-per-s 5 >/dev/null && ew policy threshold rate-burst 10 >/dev/null
+# `watch` sees each flagged connection once, as a detector event.
+nsenter --net="/run/netns/$EW_SRV" -- timeout 30 "$EW_BIN" watch -j --type detect --timeout 25 >"$EW_TMP/watch.json" 2>&1 &
+wpid=$!
+EW_PIDS+=("$wpid")
+sleep 0.5
 nsrun "$C5" timeout 20 "$EW_PY" -c '
 import socket
 for i in range(40):
@@ -192,6 +197,14 @@ for i in range(40):
     s.close()'
 n=$(flows_where "f['src'] == '198.18.5.2' and 'conn_rate' in f['reasons']" | json_get "len(d)")
 check detect_conn_rate "40 connections at once, burst 10: $n flagged" [ "$n" -ge 25 -a "$n" -le 31 ]
+sleep 0.5
+kill "$wpid" 2>/dev/null
+wait "$wpid" 2>/dev/null
+ev=$("$EW_PY" -c 'import json, sys
+print(sum(1 for l in open(sys.argv[1]) if l.startswith("{") for e in [json.loads(l)]
+          if e["type"] == "detect" and e["src"] == "198.18.5.2" and "conn_rate" in e["evidence"]))' "$EW_TMP/watch.json")
+check detect_watch_events "watch printed $ev conn_rate events for $n flagged connections: $(head -c 400 "$EW_TMP/watch.json")" \
+	[ "$n" -ge 1 -a "$ev" = "$n" ]
 
 # --- fan-out: one stack from 150 sources -----------------------------------------------------
 ew policy threshold fanout-sources 100 >/dev/null
