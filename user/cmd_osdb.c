@@ -16,7 +16,9 @@ static const char usage[] =
 	"then each FILE (the operator's signatures, same format). Replaces what was\n"
 	"loaded; a bad line names FILE:LINE and nothing changes.\n"
 	"tls-os: add 'JA4 FAMILY' lines (FAMILY: windows, linux, macos, bsd, other):\n"
-	"the OS family a TLS fingerprint implies, for reason stack_mismatch.\n"
+	"the OS family a TLS fingerprint implies, for reason stack_mismatch; FAMILY\n"
+	"none removes the JA4. Attach loads a small default table (Safari and Apple's\n"
+	"TLS stack: macos; SChannel via WinHTTP/WinINet: windows).\n"
 	"list: the OS labels and the JA4 -> family table.\n";
 
 static int osdb_list(void)

@@ -102,7 +102,54 @@ int ew_tunnels_install(int fd)
 	return 0;
 }
 
-/* Parse "JA4 FAMILY" lines; all or nothing. */
+/*
+ * The default JA4 -> OS family table, loaded on first attach (and by replay).
+ * Only TLS stacks that exist on one OS family belong here: the browsers and
+ * libraries that run everywhere (Chrome, Firefox, curl/OpenSSL, Go, Python)
+ * say nothing about the OS and must not be listed. A scraper that imitates
+ * Safari's hello (curl-impersonate, say) from a Linux host is what the
+ * detector is for. Sources:
+ *  - Safari 17+ (Apple's TLS stack, macOS and iOS): FoxIO-LLC/ja4
+ *    ja4plus-mapping.csv rows "Safari"; the hello's cipher list (20),
+ *    extensions (14) and signature algorithms (0805 listed twice) hash to
+ *    these values (tests/lib/hello.h hb_safari(), checked by
+ *    build/tests/bpf_tests detect_stack_mismatch_defaults).
+ *  - An Apple client in FoxIO-LLC/ja4 pcap/macos_tcp_flags.pcap, whose SYN p0f
+ *    labels "Mac OS X" (edgeward replay of that capture).
+ *  - Windows' SChannel through WinHTTP and WinINet, TLS 1.2: FoxIO-LLC/ja4
+ *    ja4plus-mapping.csv rows "over winhttp" / "over wininet" (Windows 10).
+ *    The row "WinINET, Windows 10/11" (t12d190800_d83cc789557e_7af1ed941c26)
+ *    is left out: the same file lists that JA4 for Go as well.
+ */
+static const struct {
+	const char *ja4;
+	uint8_t family;
+} tlsos_defaults[] = {
+	{ "t13d2014h2_a09f3c656075_14788d8d241b", EW_OS_MACOS },   /* Safari, SNI */
+	{ "t13i2013h2_a09f3c656075_14788d8d241b", EW_OS_MACOS },   /* Safari, no SNI */
+	{ "t13d2613h2_2802a3db6c62_845d286b0d67", EW_OS_MACOS },   /* macos_tcp_flags.pcap */
+	{ "t12d210800_76e208dd3e22_16bbda4055b2", EW_OS_WINDOWS }, /* WinHTTP, SNI */
+	{ "t12i210700_76e208dd3e22_16bbda4055b2", EW_OS_WINDOWS }, /* WinHTTP, no SNI */
+	{ "t12d190800_d83cc789557e_16bbda4055b2", EW_OS_WINDOWS }, /* WinINet, SNI */
+	{ "t12i190700_d83cc789557e_16bbda4055b2", EW_OS_WINDOWS }, /* WinINet, no SNI */
+};
+
+int ew_tlsos_defaults_install(int fd)
+{
+	for (size_t i = 0; i < sizeof(tlsos_defaults) / sizeof(tlsos_defaults[0]); i++) {
+		struct ew_ja4_key k = {};
+		struct ew_tls_os v = { .family = tlsos_defaults[i].family };
+
+		memcpy(k.ja4, tlsos_defaults[i].ja4, strlen(tlsos_defaults[i].ja4));
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+			ew_err("loading the default JA4 -> OS family table: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return (int)(sizeof(tlsos_defaults) / sizeof(tlsos_defaults[0]));
+}
+
+/* Parse "JA4 FAMILY" lines; all or nothing. FAMILY none removes the JA4. */
 int ew_tlsos_load(int fd, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -135,9 +182,9 @@ int ew_tlsos_load(int fd, const char *path)
 			ew_err("%s:%u: '%s' is not a JA4 fingerprint", path, lineno, ja4);
 			goto out;
 		}
-		fi = ew_os_family_parse(fam);
+		fi = strcmp(fam, "none") ? ew_os_family_parse(fam) : EW_OS_UNKNOWN;
 		if (fi < 0) {
-			ew_err("%s:%u: unknown OS family '%s' (windows, linux, macos, bsd, other)", path,
+			ew_err("%s:%u: unknown OS family '%s' (windows, linux, macos, bsd, other, none)", path,
 			       lineno, fam);
 			goto out;
 		}
@@ -148,7 +195,9 @@ int ew_tlsos_load(int fd, const char *path)
 		n++;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, &rows[i].k, &rows[i].v, BPF_ANY)) {
+		if (rows[i].v.family == EW_OS_UNKNOWN ?
+			    bpf_map_delete_elem(fd, &rows[i].k) && errno != ENOENT :
+			    bpf_map_update_elem(fd, &rows[i].k, &rows[i].v, BPF_ANY)) {
 			ew_err("loading %s: %s", path, strerror(errno));
 			goto out;
 		}
@@ -213,6 +262,13 @@ int ew_detect_setup(void)
 		return -1;
 	}
 	close(tfd);
+	tfd = ew_map_open("ew_tlsos");
+	if (tfd < 0 || ew_tlsos_defaults_install(tfd) < 0) {
+		if (tfd >= 0)
+			close(tfd);
+		return -1;
+	}
+	close(tfd);
 	if (access(p0f, R_OK) == 0 && ew_osdb_load_files(&p0f, 1) < 0)
 		return -1;
 	ew_detect_cfg_defaults(&c);
@@ -259,8 +315,8 @@ void ew_conn_detect_json(json_object *o, const struct ew_conn *c)
 	json_object_object_add(o, "tls_rtt_us", t && (t->state & EW_T_TLS_RTT) ? json_object_new_int64(t->tls_rtt_us) : NULL);
 }
 
-/* A private copy of the maps (replay): defaults, tunnels, p0f if present. */
-int ew_detect_setup_private(int detcfg_fd, int tun_fd, int key_fd, int sig_fd, int label_fd)
+/* A private copy of the maps (replay): defaults, tunnels, JA4 families, p0f if present. */
+int ew_detect_setup_private(int detcfg_fd, int tun_fd, int tlsos_fd, int key_fd, int sig_fd, int label_fd)
 {
 	struct ew_detect_cfg c;
 	struct ew_osdb db;
@@ -268,7 +324,8 @@ int ew_detect_setup_private(int detcfg_fd, int tun_fd, int key_fd, int sig_fd, i
 	int ret = 0;
 
 	ew_detect_cfg_init(&c);
-	if (bpf_map_update_elem(detcfg_fd, &zero, &c, BPF_ANY) || ew_tunnels_install(tun_fd))
+	if (bpf_map_update_elem(detcfg_fd, &zero, &c, BPF_ANY) || ew_tunnels_install(tun_fd) ||
+	    ew_tlsos_defaults_install(tlsos_fd) < 0)
 		return -1;
 	ew_oslabel_fd = label_fd;
 	if (access(EW_P0F_FP, R_OK))

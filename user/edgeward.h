@@ -309,6 +309,8 @@ struct ew_tunnel_row {
 extern const struct ew_tunnel_row ew_tunnels[];
 const char *ew_tunnel_name(unsigned int mtu);
 int ew_tunnels_install(int fd);
+/* The default JA4 -> OS family rows into ew_tlsos (user/detect.c); returns the count or -1. */
+int ew_tlsos_defaults_install(int fd);
 /* Load "JA4 FAMILY" lines into ew_tlsos; returns the count or -1. */
 int ew_tlsos_load(int fd, const char *path);
 void ew_detect_cfg_defaults(struct ew_detect_cfg *c);
@@ -317,7 +319,7 @@ int ew_detect_cfg_write(const struct ew_detect_cfg *c);
 /* Defaults, tunnel table and p0f database on the first attach. */
 int ew_detect_setup(void);
 /* The same into a private set of maps (replay). */
-int ew_detect_setup_private(int detcfg_fd, int tun_fd, int key_fd, int sig_fd, int label_fd);
+int ew_detect_setup_private(int detcfg_fd, int tun_fd, int tlsos_fd, int key_fd, int sig_fd, int label_fd);
 /* tcp_sig, os, os_match, tunnel, tcp_rtt_us, tls_rtt_us of a connection (c may be NULL). */
 void ew_conn_detect_json(json_object *o, const struct ew_conn *c);
 /* tcprule.c: `edgeward fp add|del tcp SIG... | os LABEL...`, and the list rows. */

@@ -270,7 +270,7 @@ struct ew_replay *ew_replay_new(bool monitor, long packets)
 		goto fail;
 	}
 	if (ew_detect_setup_private(bpf_map__fd(r->skel->maps.ew_detcfg), bpf_map__fd(r->skel->maps.ew_tunmtu),
-				    bpf_map__fd(r->skel->maps.ew_oskey), bpf_map__fd(r->skel->maps.ew_ossig),
+				    bpf_map__fd(r->skel->maps.ew_tlsos), bpf_map__fd(r->skel->maps.ew_oskey), bpf_map__fd(r->skel->maps.ew_ossig),
 				    bpf_map__fd(r->skel->maps.ew_oslabel))) {
 		ew_err("loading the detectors' tables");
 		goto fail;

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include "lib/test.h"
 #include "lib/pkt.h"
+#include "lib/hello.h"
 #include "lib/bpfrun.h"
 #include "edgeward.skel.h"
 #include "edgeward.h"
@@ -679,6 +680,59 @@ EW_TEST(detect_stack_mismatch)
 		ok &= row;
 	}
 	bpfrun_close(&r);
+	return ok;
+}
+
+/*
+ * The default JA4 -> family table (user/detect.c), as attach installs it: a
+ * Safari-shaped hello, fingerprinted by the data path, over a Linux SYN is a
+ * mismatch; over a macOS SYN it is not; without the table, nothing.
+ */
+EW_TEST(detect_stack_mismatch_defaults)
+{
+	const struct {
+		const char *name;
+		struct pkt_spec syn;
+		bool defaults, mismatch;
+	} cases[] = {
+		{ "safari_linux_syn", { .tcp_opts = LINUX_OPTS, DFID, .ttl = 64 }, true, true },
+		{ "safari_mac_syn", { .tcp_opts = MAC_OPTS, DFID, .ttl = 64, .win = 65535 }, true, false },
+		{ "safari_windows_syn", { .tcp_opts = WIN_OPTS, DFID, .ttl = 128, .win = 64240 }, true, true },
+		{ "no_table_linux_syn", { .tcp_opts = LINUX_OPTS, DFID, .ttl = 64 }, false, false },
+	};
+	struct ew_detect_cfg cfg;
+	uint8_t rec[2048];
+	size_t len = hb_safari(rec, sizeof(rec), "www.example.com");
+	bool ok = ASSERT_TRUE(len > 0);
+
+	if (access(EW_P0F_FP, R_OK))
+		return ew_test_skip("no p0f database (scripts/install-deps.sh installs p0f)");
+	for (size_t i = 0; ok && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt_spec syn = cases[i].syn, data = cases[i].syn;
+		struct pkt_info info;
+		struct bpfrun r;
+		struct ew_conn c;
+		bool row;
+
+		if (!det_open(&r, &cfg))
+			return false;
+		syn.sport = data.sport = 44000 + i;
+		syn.seq = 7000;
+		data.seq = 7001;
+		data.tcp_flags = PKT_ACK | PKT_PSH;
+		data.tcp_opts = (struct pkt_bytes){};
+		data.payload = (struct pkt_bytes){ rec, len };
+		row = (!cases[i].defaults ||
+		       ASSERT_EQ(ew_tlsos_defaults_install(bpf_map__fd(r.skel->maps.ew_tlsos)), 7)) &&
+		      ASSERT_EQ(run_at(&r, &syn, false, MS, &info), XDP_PASS) &&
+		      ASSERT_EQ(run_at(&r, &data, false, 2 * MS, NULL), XDP_PASS) && conn_of(&r, &info, &c) &&
+		      ASSERT_STREQ(c.tls.ja4, JA4_MAC) &&
+		      ASSERT_EQ(!!(c.reasons & EW_E_STACK_MISMATCH), cases[i].mismatch);
+		if (!row)
+			fprintf(stderr, "  case %s\n", cases[i].name);
+		ok &= row;
+		bpfrun_close(&r);
+	}
 	return ok;
 }
 

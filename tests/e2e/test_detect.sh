@@ -182,6 +182,13 @@ else
 	n=$(flows_where "f['src'] == '198.18.1.2' and 'stack_mismatch' in f['reasons']" | json_get "len(d)")
 	check detect_stack_mismatch "a Windows JA4 over Linux's stack (TTL 64) is not flagged" [ "$n" -ge 1 ]
 fi
+# The default table came with attach; FAMILY none takes a row out.
+safari=t13d2014h2_a09f3c656075_14788d8d241b
+fam_of() { ew osdb list -j | json_get "next((t['family'] for t in d['tls_os'] if t['ja4'] == '$1'), 'absent')"; }
+check detect_tlsos_default "after attach, Safari's JA4 maps to '$(fam_of $safari)'" [ "$(fam_of $safari)" = macos ]
+echo "$safari none" >"$EW_TMP/tls-os-none.txt"
+ew osdb tls-os "$EW_TMP/tls-os-none.txt" >/dev/null
+check detect_tlsos_none "after '$safari none', it maps to '$(fam_of $safari)'" [ "$(fam_of $safari)" = absent ]
 
 # --- a burst over the rate ------------------------------------------------------------------
 ew policy threshold rate-per-s 5 >/dev/null && ew policy threshold rate-burst 10 >/dev/null

@@ -189,4 +189,51 @@ static inline size_t hb_browser(uint8_t *out, size_t cap, const char *sni, size_
 	return hb_record(&h, 0x0303, cs, sizeof(cs) / 2, out, cap);
 }
 
+/*
+ * Safari 17's hello (Apple's TLS stack on macOS and iOS): 20 ciphers, 14
+ * extensions with SNI, signature algorithms with 0805 twice; JA4
+ * t13d2014h2_a09f3c656075_14788d8d241b (t13i2013h2_... without SNI).
+ */
+static inline size_t hb_safari(uint8_t *out, size_t cap, const char *sni)
+{
+	static const uint16_t cs[] = { HB_GREASE(6), 0x1301, 0x1302, 0x1303, 0xc02c, 0xc02b, 0xcca9,
+				       0xc030, 0xc02f, 0xcca8, 0xc00a, 0xc009, 0xc014, 0xc013, 0x009d,
+				       0x009c, 0x0035, 0x002f, 0xc008, 0xc012, 0x000a };
+	static const uint16_t groups[] = { HB_GREASE(7), 0x001d, 0x0017, 0x0018, 0x0019 };
+	static const uint16_t sigs[] = { 0x0403, 0x0804, 0x0401, 0x0503, 0x0203, 0x0805,
+					 0x0805, 0x0501, 0x0806, 0x0601, 0x0201 };
+	static const uint16_t vers[] = { HB_GREASE(8), 0x0304, 0x0303, 0x0302, 0x0301 };
+	static const uint8_t pf[] = { 0 };
+	uint8_t ks[64];
+	struct hb h = {};
+	size_t kn = 0;
+
+	hb_ext(&h, HB_GREASE(9), NULL, 0);
+	if (sni)
+		hb_sni(&h, sni);
+	hb_ext(&h, 0x0017, NULL, 0);
+	hb_ext(&h, 0xff01, "\0", 1);
+	hb_u16list(&h, 0x000a, 2, groups, 5);
+	hb_u8list(&h, 0x000b, pf, 1);
+	hb_alpn_raw(&h, 2, "h2", (size_t)2, "http/1.1", (size_t)8);
+	hb_ext(&h, 0x0005, "\x01\0\0\0\0", 5);
+	hb_u16list(&h, 0x000d, 2, sigs, 11);
+	hb_ext(&h, 0x0012, NULL, 0);
+	hb_put(ks, &kn, 5 + 36, 2); /* a GREASE share of one byte, then X25519 */
+	hb_put(ks, &kn, HB_GREASE(7), 2);
+	hb_put(ks, &kn, 1, 2);
+	ks[kn++] = 0;
+	hb_put(ks, &kn, 0x001d, 2);
+	hb_put(ks, &kn, 32, 2);
+	for (int i = 0; i < 32; i++)
+		ks[kn++] = 0x11 * i;
+	hb_ext(&h, 0x0033, ks, kn);
+	hb_ext(&h, 0x002d, "\x01\x01", 2);
+	hb_u16list(&h, 0x002b, 1, vers, 5);
+	hb_ext(&h, 0x001b, "\x02\0\x01", 3);
+	hb_ext(&h, HB_GREASE(10), "\0", 1);
+	hb_ext(&h, 0x0015, "\0\0\0\0\0\0\0\0", 8);
+	return hb_record(&h, 0x0303, cs, sizeof(cs) / 2, out, cap);
+}
+
 #endif
