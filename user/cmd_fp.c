@@ -145,13 +145,15 @@ static int fp_list(int fd)
 	struct ew_fp_key k, next;
 	struct ew_fp_val v;
 	void *prev = NULL;
+	int plane = ew_fp_plane();
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		char val[sizeof(k.val) + 1];
 
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &v))
+		/* A feed's rule as the data path sees it: mid-reload, in the plane in force. */
+		if (bpf_map_lookup_elem(fd, &k, &v) || !ew_fp_val_in_force(&v, plane, &v.action))
 			continue;
 		snprintf(val, sizeof(val), "%.*s", (int)sizeof(k.val), k.val);
 		json_object_array_add(arr, ew_fp_rule_json(kind_name(k.kind), k.kind == EW_FR_JA4_AB ? "a_b" : "full", val, &v));

@@ -466,7 +466,7 @@ static int src_rules(struct ew_counters *c)
 	struct ew_fp_key k, next;
 	struct ew_fp_val v;
 	void *prev = NULL;
-	int fd = map_open_quiet("ew_fprules");
+	int fd = map_open_quiet("ew_fprules"), plane = ew_fp_plane();
 
 	if (fd < 0)
 		return 0;
@@ -476,7 +476,7 @@ static int src_rules(struct ew_counters *c)
 
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &v))
+		if (bpf_map_lookup_elem(fd, &k, &v) || !ew_fp_val_in_force(&v, plane, &v.action))
 			continue;
 		r = row_add(c, &g_rules);
 		if (!r) {

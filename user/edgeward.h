@@ -325,6 +325,8 @@ void ew_conn_detect_json(json_object *o, const struct ew_conn *c);
 /* tcprule.c: `edgeward fp add|del tcp SIG... | os LABEL...`, and the list rows. */
 int ew_tcprule_cmd(const char *sub, const char *kind, int n, char **vals, int action, const char *label);
 void ew_tcprule_list_json(json_object *arr);
+/* feed_fp.c: the plane of feed-owned fingerprint rules in force (ew_fd_state.fp_active), 0 unknown. */
+int ew_fp_plane(void);
 /* One row of `edgeward fp list -j`. */
 json_object *ew_fp_rule_json(const char *kind, const char *match, const char *value, const struct ew_fp_val *v);
 

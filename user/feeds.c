@@ -759,8 +759,7 @@ static void fold_hits(const struct ew_fd_maps *m, const struct fd_mmaps *mm, int
 	free(vals);
 }
 
-/* Wait until no XDP/TC program can still be reading the plane just retired. */
-static void grace_period(void)
+void ew_fd_grace_period(void)
 {
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
 		usleep(50000); /* nohz_full kernels refuse CMD_GLOBAL: programs run for µs */
@@ -914,7 +913,7 @@ int ew_fd_apply_cached(const struct ew_fd_maps *m, const struct ew_fd_feed *feed
 		ew_config_bump(m->config);
 
 	/* 3. Once no program reads the old plane: fold its hits, make it equal. */
-	grace_period();
+	ew_fd_grace_period();
 	fold_hits(m, &mm, act);
 	write_plane(&mm, act, &im);
 	if (hops_update(m->h4, &p4.phase2, 4) || hops_update(m->h6, &p6.phase2, sizeof(struct ew_pfx6_key)) ||

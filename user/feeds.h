@@ -99,6 +99,21 @@ int ew_fd_fp_apply(const char *dir, const char *name, int action, const struct e
 		   size_t *owned, size_t *foreign);
 int ew_fd_fp_del(const char *dir, const char *name);
 uint64_t ew_fd_fp_hits(const char *dir, const char *name); /* hellos its rules matched */
+/* ew_fp_val.owner of the feed's rules: a hash of its name, never 0. */
+uint32_t ew_fp_owner(const char *name);
+/*
+ * The same on given maps (tests: a skeleton's; config may be -1). Every hello
+ * sees the feed's whole old set or its whole new set; so does a hello during
+ * a later reload after this one was killed at any point.
+ */
+struct ew_fp_maps {
+	int rules, state, config; /* ew_fprules, ew_fd_state, ew_config */
+};
+int ew_fd_fp_reload(const struct ew_fp_maps *m, const char *dir, const char *name, int action,
+		    const struct ew_fp_entry *fps, size_t n, size_t *owned, size_t *foreign);
+/* Tests: called after each map write and the flip of a reload; non-zero stops it there, as a kill would. */
+extern int (*ew_fd_fp_step)(const char *what, void *arg);
+extern void *ew_fd_fp_step_arg;
 
 /* --- feeds.c: kernel tables --------------------------------------------------- */
 /* Open map fds of the feed tables, from the pins or (tests) from a skeleton. */
@@ -137,6 +152,9 @@ int ew_fd_apply_cached(const struct ew_fd_maps *m, const struct ew_fd_feed *feed
 		       const char *cache, struct ew_fd_report *rep);
 int ew_fd_apply(const struct ew_fd_maps *m, const struct ew_fd_feed *feeds, size_t n,
 		struct ew_fd_report *rep);
+
+/* Wait until no XDP/TC program can still be reading a plane just retired. */
+void ew_fd_grace_period(void);
 
 /* Hits of feed `id`: its folded base plus the live class counters. */
 uint64_t ew_fd_feed_hits(const struct ew_fd_maps *m, int id, const struct ew_feed *f);

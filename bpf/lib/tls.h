@@ -637,19 +637,23 @@ static __always_inline int ew_tls_ja3(struct ew_tls_pctx *c)
 
 /* --- rules ----------------------------------------------------------------- */
 
-static __always_inline __u8 ew_fp_rule(const struct ew_fp_key *k, __u8 *best, bool count)
+/* A feed's rule is in force in the planes it is in; plane: ew_fd_state.fp_active, read once per hello. */
+static __always_inline __u8 ew_fp_rule(const struct ew_fp_key *k, __u8 *best, bool count, __u32 plane)
 {
 	struct ew_fp_val *r = bpf_map_lookup_elem(&ew_fprules, k);
+	__u8 action;
 
 	if (!r)
 		return 0;
+	if (!ew_fp_val_in_force(r, plane, &action))
+		return 0; /* a feed's rule outside the plane in force */
 	if (count)
 		__sync_fetch_and_add(&r->hits, 1);
 	/* allow > drop > flag */
-	if (r->action == EW_A_ALLOW || *best == EW_A_ALLOW)
+	if (action == EW_A_ALLOW || *best == EW_A_ALLOW)
 		*best = EW_A_ALLOW;
-	else if (r->action > *best)
-		*best = r->action;
+	else if (action > *best)
+		*best = action;
 	return 1;
 }
 
@@ -662,19 +666,24 @@ static __always_inline __u8 ew_fp_rule(const struct ew_fp_key *k, __u8 *best, bo
  */
 static __always_inline __u32 ew_fp_decide(const struct ew_tls_fp *fp, struct ew_fp_key *k, bool count)
 {
+	__u32 zero = 0, plane = 0;
+	struct ew_fd_state *st = bpf_map_lookup_elem(&ew_fd_state, &zero);
 	__u8 act = EW_A_PASS, hit = 0;
 
+	/* One plane for all three lookups: the hello sees one whole feed set. */
+	if (st)
+		plane = *(volatile __u8 *)&st->fp_active & 1;
 	__builtin_memset(k, 0, sizeof(*k));
 	k->kind = EW_FR_JA4;
 	__builtin_memcpy(k->val, fp->ja4, sizeof(k->val));
-	hit |= ew_fp_rule(k, &act, count);
+	hit |= ew_fp_rule(k, &act, count, plane);
 	k->kind = EW_FR_JA4_AB;
 	__builtin_memset(k->val + 23, 0, sizeof(k->val) - 23);
-	hit |= ew_fp_rule(k, &act, count);
+	hit |= ew_fp_rule(k, &act, count, plane);
 	k->kind = EW_FR_JA3;
 	__builtin_memcpy(k->val, fp->ja3, 32);
 	__builtin_memset(k->val + 32, 0, sizeof(k->val) - 32);
-	hit |= ew_fp_rule(k, &act, count);
+	hit |= ew_fp_rule(k, &act, count, plane);
 	if (!hit)
 		return EW_TLS_PASS;
 	return EW_TLS_RES(EW_R_FP_RULE, act);

@@ -15,7 +15,8 @@
 #include <linux/types.h>
 #endif
 
-#define EW_ABI_VERSION 2 /* 2: TLS, detector, feed and event maps; ew_counters 32 wide */
+#define EW_ABI_VERSION 3 /* 2: TLS, detector, feed and event maps; ew_counters 32 wide;
+			  * 3: fingerprint feeds' rules in two planes (ew_fp_val.owner, fp_active) */
 
 #define EW_LABEL_LEN 32
 #define EW_IFNAME_LEN 16
@@ -269,13 +270,37 @@ struct ew_fp_key {
 	char val[36];
 };
 
-/* ew_fprules value: one fingerprint rule. */
+/*
+ * ew_fprules value: one fingerprint rule. owner 0: an `edgeward fp` rule
+ * (or the daemon's), in force with `action`. Otherwise a fingerprint feed's
+ * rule (owner: a hash of the feed's name, never 0), in force only in the
+ * planes of `planes`, with that plane's act[]; ew_fd_state.fp_active names
+ * the plane the data path reads. Like the prefix planes: a reload writes the
+ * inactive plane of its rules, flips fp_active, waits a grace period, then
+ * makes the retired plane equal to the new one (and deletes rules in no
+ * plane), so both planes agree between reloads. `action` is then the same
+ * as act[] (for readers that don't look at planes).
+ */
 struct ew_fp_val {
 	__u8 action; /* EW_A_DROP, EW_A_FLAG or EW_A_ALLOW */
-	__u8 pad[7];
+	__u8 planes; /* owner != 0: bit p set: in force while fp_active == p */
+	__u8 act[2]; /* owner != 0: the action per plane */
+	__u32 owner; /* 0, or the owning feed: a hash of its name */
 	__u64 hits;  /* hellos that matched */
 	char label[EW_LABEL_LEN];
 };
+
+/* Whether a rule is in force while fp_active == plane, and its action then. Both sides. */
+static inline int ew_fp_val_in_force(const struct ew_fp_val *v, __u32 plane, __u8 *action)
+{
+	plane &= 1;
+	if (!v->owner) {
+		*action = v->action;
+		return 1;
+	}
+	*action = v->act[plane];
+	return (v->planes >> plane) & 1;
+}
 
 /* One record on the ew_events ring buffer. */
 struct ew_event {
@@ -579,7 +604,11 @@ struct ew_iface {
 #define EW_FD6_L1_BITS 20	  /* ew_fd6_l1: u32 entries per plane, one per /20 */
 #define EW_FD6_LENS_MAX 32	  /* distinct IPv6 prefix lengths per plane */
 
-/* ew_fd_state[0] (mmapable): the active plane and the IPv6 lengths per plane. */
+/*
+ * ew_fd_state[0] (mmapable): the active plane and the IPv6 lengths per plane;
+ * fp_active is the fingerprint rules' own (struct ew_fp_val), flipped apart
+ * from `active` so that neither kind of reload depends on the other's state.
+ */
 struct ew_fd_state {
 	__u32 active;			     /* 0 or 1, written with one aligned store */
 	__u32 serial;			     /* bumped by each swap; user space's cache of the hashes names it */
@@ -587,7 +616,8 @@ struct ew_fd_state {
 	__u32 n6;			     /* entries of ew_fd6 in the active set */
 	__u8 lens6[2][EW_FD6_LENS_MAX]; /* per plane: prefix lengths, longest first */
 	__u8 nlens6[2];
-	__u8 pad[6];
+	__u8 fp_active; /* 0 or 1: the plane of feed-owned fingerprint rules in force */
+	__u8 pad[5];
 };
 
 /* ew_fd_cls[plane * EW_FD_CLASS_MAX + class] (mmapable). */

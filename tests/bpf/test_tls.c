@@ -7,9 +7,13 @@
  * same bytes (an independent implementation, itself checked against values
  * from FoxIO's python/ja4.py and tshark in tests/unit/test_ja4.c), or the
  * failure state and counter, never a fingerprint. Then fingerprint rules:
- * drop, flag, allow, a_b, JA3, stickiness, monitor, ports.
+ * drop, flag, allow, a_b, JA3, stickiness, monitor, ports; and fingerprint
+ * feed reloads, checked after every step to show each hello the whole old
+ * set or the whole new one, also when a reload is stopped (killed) midway.
  */
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,6 +22,7 @@
 #include "lib/bpfrun.h"
 #include "lib/hello.h"
 #include "edgeward.h"
+#include "feeds.h"
 #include "edgeward.skel.h"
 
 #define ISN 1000u
@@ -26,6 +31,8 @@
 struct seg {
 	int family;
 	int vlans;
+	const char *saddr; /* NULL: the default client */
+	uint16_t sport;	   /* 0: 40000 */
 	uint16_t dport;
 	uint16_t flags;
 	uint32_t seq;
@@ -41,6 +48,8 @@ static int send_seg(struct bpfrun *r, const struct seg *s, __u32 *ret, struct ew
 	struct pkt_spec p = {
 		.family = s->family ? s->family : 4,
 		.vlans = s->vlans,
+		.saddr = s->saddr,
+		.sport = s->sport,
 		.dport = s->dport ? s->dport : 443,
 		.tcp_flags = s->flags ? s->flags : PKT_ACK | PKT_PSH,
 		.seq = s->seq,
@@ -589,4 +598,255 @@ EW_TEST(tls_cost)
 	       "(%d flows)\n", mid_ns, (unsigned long long)syn, (unsigned long long)one,
 	       (unsigned long long)seg1, (unsigned long long)seg2, n);
 	return ASSERT_TRUE(one > 0 && seg2 > 0) && ASSERT_EQ(ctr(r, EW_C_TLS_REASM), n);
+}
+
+/* --- fingerprint feed reloads ----------------------------------------------- */
+
+/*
+ * Eight hellos with distinct fingerprints (2..9 ciphers). Feed "a" lists
+ * F0-F3 (drop), then F2-F6 (flag): F0, F1 leave, F2, F3 change action, F4,
+ * F5 arrive, F6 is an `edgeward fp` rule (drop) that keeps its action. Feed
+ * "b" lists F7. Rules match the JA4 of even hellos, the JA3 of odd ones.
+ */
+#define FH 8
+static uint8_t fh_rec[FH][512];
+static size_t fh_len[FH];
+static struct ew_ja4 fh_fp[FH];
+static __u16 fh_sport = 20000;
+
+static bool fh_build(void)
+{
+	static const uint16_t cs[] = { 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8 };
+	static const uint16_t vers[] = { 0x0304 };
+
+	for (int i = 0; i < FH; i++) {
+		struct hb h = {};
+
+		hb_sni(&h, "feed.example.com");
+		hb_u16list(&h, 0x002b, 1, vers, 1);
+		fh_len[i] = hb_record(&h, 0x0303, cs, 2 + i, fh_rec[i], sizeof(fh_rec[i]));
+		if (!ASSERT_EQ(ew_ja4_compute(fh_rec[i], fh_len[i], &fh_fp[i]), EW_TLS_OK))
+			return false;
+	}
+	return true;
+}
+
+static struct ew_fp_entry fh_entry(int i)
+{
+	struct ew_fp_entry e = { .kind = i % 2 ? '3' : '4' };
+
+	snprintf(e.fp, sizeof(e.fp), "%s", i % 2 ? fh_fp[i].ja3 : fh_fp[i].ja4);
+	snprintf(e.label, sizeof(e.label), "F%d", i);
+	return e;
+}
+
+/*
+ * The fingerprint rules' action on a new flow with hello i, -1 on failure,
+ * -2 if something else decided. Sources spread over /24s: the connection
+ * rate detector would flag thousands of connections from one.
+ */
+static int fh_verdict(struct bpfrun *r, int i)
+{
+	char src[32];
+	struct seg syn = { .saddr = src, .sport = fh_sport, .flags = PKT_SYN, .seq = ISN - 1 };
+	struct seg s = { .saddr = src, .sport = fh_sport, .seq = ISN, .data = fh_rec[i], .len = fh_len[i] };
+	struct ew_flow_key k;
+	struct ew_flow f;
+	__u32 ret;
+
+	snprintf(src, sizeof(src), "198.18.%d.1", 1 + fh_sport % 250);
+	fh_sport = fh_sport >= 60000 ? 20000 : fh_sport + 1;
+	if (send_seg(r, &syn, &ret, &k) || send_seg(r, &s, &ret, NULL) || bpfrun_flow_get(r, &k, &f))
+		return -1;
+	return f.reason == EW_R_FP_RULE || (f.verdict == EW_A_PASS && !f.reason) ? f.verdict : -2;
+}
+
+enum { P = EW_A_PASS, F = EW_A_FLAG, D = EW_A_DROP };
+
+/* Checks of one reload, run by ew_fd_fp_step after every step. */
+struct fh_watch {
+	struct bpfrun *r;
+	const char *what;
+	int old[FH], new[FH]; /* each hello's verdict under the whole old / new set */
+	int steps, stop_at;   /* steps seen; stop (as a kill) at this one, 0: never */
+	int flipped;	      /* the step at which the new set was first seen */
+	int bad;
+};
+
+static int fh_step(const char *what, void *arg)
+{
+	struct fh_watch *w = arg;
+	int got[FH];
+	bool is_old = true, is_new = true;
+	char line[128] = "";
+
+	w->steps++;
+	for (int i = 0; i < FH; i++) {
+		got[i] = fh_verdict(w->r, i);
+		is_old &= got[i] == w->old[i];
+		is_new &= got[i] == w->new[i];
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " F%d:%d", i, got[i]);
+	}
+	if (is_new && !is_old && !w->flipped)
+		w->flipped = w->steps;
+	if ((!is_old && !is_new) || (is_old && !is_new && w->flipped)) {
+		EW_FAILF("%s, step %d (%s): a mix or a step back:%s", w->what, w->steps, what, line);
+		w->bad++;
+	}
+	return w->stop_at && w->steps == w->stop_at;
+}
+
+/* Reload feed `name` to hellos `list` (-1 terminated) with `action`, watched. */
+static int fh_reload(struct bpfrun *r, const char *dir, const char *name, const int *list, int action,
+		     struct fh_watch *w, size_t *owned, size_t *foreign)
+{
+	struct ew_fp_maps m = { .rules = bpf_map__fd(r->skel->maps.ew_fprules),
+				.state = bpf_map__fd(r->skel->maps.ew_fd_state),
+				.config = r->config_fd };
+	struct ew_fp_entry e[FH];
+	size_t n = 0, o, f;
+	int ret;
+
+	while (list[n] >= 0)
+		e[n] = fh_entry(list[n]), n++;
+	ew_fd_fp_step = w ? fh_step : NULL;
+	ew_fd_fp_step_arg = w;
+	ret = ew_fd_fp_reload(&m, dir, name, action, e, n, owned ? owned : &o, foreign ? foreign : &f);
+	ew_fd_fp_step = NULL;
+	return ret;
+}
+
+static const int fh_a_old[] = { 0, 1, 2, 3, -1 }, fh_a_new[] = { 2, 3, 4, 5, 6, -1 }, fh_b[] = { 7, -1 };
+static const int fh_v_old[FH] = { D, D, D, D, P, P, D, P }, fh_v_new[FH] = { P, P, F, F, F, F, D, P };
+
+/* A fresh table: feed a's old set and the `edgeward fp` rule F6, as the CLI leaves them. */
+static bool fh_fresh(struct bpfrun *r, const char *dir)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/a.fp", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/b.fp", dir);
+	unlink(path);
+	return ASSERT_EQ(bpfrun_reset(r), 0) && ASSERT_EQ(rule_add(r, EW_FR_JA4, fh_fp[6].ja4, EW_A_DROP), 0) &&
+	       ASSERT_EQ(fh_reload(r, dir, "a", fh_a_old, EW_A_DROP, NULL, NULL, NULL), 0);
+}
+
+/* After a complete reload: only whole rules in both planes, and a.fp lists exactly a's. */
+static bool fh_table_is(struct bpfrun *r, const char *dir, int nb)
+{
+	int fd = bpf_map__fd(r->skel->maps.ew_fprules), n = 0, bad = 0;
+	struct ew_fp_key k, next;
+	void *prev = NULL;
+	struct stat sa;
+	char path[600];
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct ew_fp_val v;
+
+		k = next;
+		prev = &k;
+		n++;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;
+		if (v.owner && (v.planes != 3 || v.act[0] != v.act[1] || v.action != v.act[0])) {
+			EW_FAILF("rule %.36s: planes %u, actions %u/%u/%u", k.val, v.planes, v.action, v.act[0],
+				 v.act[1]);
+			bad++;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/a.fp", dir);
+	return ASSERT_EQ(bad, 0) && ASSERT_EQ(n, 5 + nb) && ASSERT_EQ(stat(path, &sa), 0) &&
+	       ASSERT_EQ(sa.st_size, 4 * sizeof(struct ew_fp_key));
+}
+
+/*
+ * A reload watched after each of its steps: every hello sees the whole old
+ * set until the flip and the whole new set from it on; rule hits and foreign
+ * rules are kept. Then the same reload stopped (killed) after each step in
+ * turn: what is in force is still one whole set, a reload of another feed
+ * (which levels what the kill left) keeps it so, and a new load of the feed
+ * completes cleanly. Last, removing the feed (a reload to nothing) is as whole.
+ */
+EW_TEST(tls_feed_reload_atomic)
+{
+	struct bpfrun *r = rig(false);
+	char dir[] = "/tmp/ew-fpfeed-XXXXXX";
+	struct fh_watch w;
+	struct ew_fp_key k;
+	struct ew_fp_val v;
+	size_t owned, foreign;
+	int nsteps, bad = 0;
+	bool ok = true;
+
+	if (!ASSERT_TRUE(r) || !fh_build() || !ASSERT_TRUE(mkdtemp(dir) != NULL))
+		return false;
+	/* The whole reload, watched. A hit on F2 before must survive it. */
+	CHECK(fh_fresh(r, dir));
+	ok &= ASSERT_EQ(fh_verdict(r, 2), D);
+	w = (struct fh_watch){ .r = r, .what = "reload" };
+	memcpy(w.old, fh_v_old, sizeof(w.old));
+	memcpy(w.new, fh_v_new, sizeof(w.new));
+	ok &= ASSERT_EQ(fh_reload(r, dir, "a", fh_a_new, EW_A_FLAG, &w, &owned, &foreign), 0);
+	nsteps = w.steps;
+	ok &= ASSERT_EQ(w.bad, 0) && ASSERT_TRUE(w.flipped > 1) && ASSERT_TRUE(nsteps >= 12);
+	ok &= ASSERT_EQ(owned, 4) && ASSERT_EQ(foreign, 1) && fh_table_is(r, dir, 0);
+	ew_fp_key_make(&k, EW_FR_JA4, fh_fp[2].ja4);
+	ok &= ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(r->skel->maps.ew_fprules), &k, &v), 0) &&
+	      ASSERT_TRUE(v.hits >= 1 + (__u64)w.flipped) && ASSERT_STREQ(v.label, "F2");
+	ok &= ASSERT_EQ(rule_hits(r, EW_FR_JA4, fh_fp[6].ja4), (__u64)nsteps + 0);
+	if (!ok)
+		return false;
+
+	/* Killed after step `stop`, then feed b loaded, then a loaded again: always whole sets. */
+	for (int stop = 1; stop <= nsteps; stop++) {
+		struct fh_watch wb = { .r = r, .what = "feed b after the kill" };
+		char what[64];
+
+		snprintf(what, sizeof(what), "killed at step %d", stop);
+		CHECK(fh_fresh(r, dir));
+		w = (struct fh_watch){ .r = r, .what = what, .stop_at = stop };
+		memcpy(w.old, fh_v_old, sizeof(w.old));
+		memcpy(w.new, fh_v_new, sizeof(w.new));
+		ok &= ASSERT_EQ(fh_reload(r, dir, "a", fh_a_new, EW_A_FLAG, &w, NULL, NULL), -1);
+		/* In force now: a's old set before the flip, its new one from it on; b arrives whole. */
+		memcpy(wb.old, w.flipped ? fh_v_new : fh_v_old, sizeof(wb.old));
+		memcpy(wb.new, wb.old, sizeof(wb.new));
+		wb.new[7] = F;
+		ok &= ASSERT_EQ(fh_reload(r, dir, "b", fh_b, EW_A_FLAG, &wb, NULL, NULL), 0) &&
+		      ASSERT_TRUE(wb.flipped > 0);
+		w = (struct fh_watch){ .r = r, .what = "reload after the kill" };
+		memcpy(w.old, wb.new, sizeof(w.old));
+		memcpy(w.new, fh_v_new, sizeof(w.new));
+		w.new[7] = F;
+		ok &= ASSERT_EQ(fh_reload(r, dir, "a", fh_a_new, EW_A_FLAG, &w, &owned, &foreign), 0) &&
+		      ASSERT_EQ(owned, 4) && ASSERT_EQ(foreign, 1) && fh_table_is(r, dir, 1);
+		ok &= ASSERT_EQ(wb.bad + w.bad, 0);
+		if (!ok) {
+			EW_FAILF("^ %s", what);
+			bad++;
+			ok = true;
+		}
+	}
+
+	/* `feed del`: a reload to no fingerprints, as whole. */
+	w = (struct fh_watch){ .r = r, .what = "delete" };
+	memcpy(w.old, fh_v_new, sizeof(w.old));
+	w.old[7] = F;
+	memcpy(w.new, w.old, sizeof(w.new));
+	for (int i = 0; i < 6; i++)
+		w.new[i] = P;
+	ok &= ASSERT_EQ(fh_reload(r, dir, "a", (const int[]){ -1 }, EW_A_PASS, &w, &owned, NULL), 0) &&
+	      ASSERT_EQ(owned, 0) && ASSERT_EQ(w.bad, 0) && ASSERT_TRUE(w.flipped > 0);
+	ok &= ASSERT_EQ(rule_hits(r, EW_FR_JA4, fh_fp[6].ja4) > 0, 1);
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/a.fp", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/b.fp", dir);
+		unlink(path);
+		rmdir(dir);
+	}
+	return ok && ASSERT_EQ(bad, 0);
 }
