@@ -163,7 +163,12 @@ static int journal_commit(struct ctx *c, const struct journal *j)
 	struct ew_feed cur = {}, rec = j->rec;
 	char path[600];
 
-	if (j->op == J_LOAD) {
+	if (j->op == J_LOAD && ew_feed_fmt_is_fp(rec.format)) {
+		/* its rules in force: the listed ones minus those that were others' rules */
+		rec.entries4 = ew_fd_fp_count(c->dir, rec.name);
+		if (!bpf_map_lookup_elem(c->m.feeds, &j->id, &cur) && cur.used)
+			rec.hits_base = cur.hits_base;
+	} else if (j->op == J_LOAD) {
 		if (ew_fd_store_commit(c->dir, rec.name))
 			ew_warn("feed '%s' is active, but its entries could not be saved: the next load of "
 				"another feed will fail until '%s' is loaded again", rec.name, rec.name);
@@ -192,6 +197,17 @@ static void journal_abandon(struct ctx *c, const struct journal *j)
 		ew_fd_store_discard(c->dir, j->rec.name);
 	journal_path(path, sizeof(path), c->dir);
 	unlink(path);
+}
+
+/* A failed apply: it may have failed after its swap, so the mark decides. */
+static void journal_settle(struct ctx *c, const struct journal *j, const char *what)
+{
+	if (ew_fd_swap_mark(&c->m) == j->mark) {
+		journal_abandon(c, j);
+		ew_err("feed '%s' %s: nothing changed", j->rec.name, what);
+	} else if (!journal_commit(c, j)) {
+		ew_err("feed '%s': the new set is in force, but finishing the change failed", j->rec.name);
+	}
 }
 
 /* Finish or forget what a killed command left; under the lock. */
@@ -403,35 +419,37 @@ static int feed_load(const char *name, const char *file, const struct ew_feed_op
 		       ew_feed_fmt_is_fp(d.format) ? "fingerprints" : "prefixes");
 		goto out;
 	}
+	/*
+	 * The new record (and a prefix feed's entries, kept for rebuilding when
+	 * another feed changes) and the journal are written before the swap,
+	 * made final after it.
+	 */
 	j.id = id;
+	make_record(&j.rec, name, file, &d, action);
+	j.mark = ew_fd_swap_mark(&c.m);
+	if ((!ew_feed_fmt_is_fp(d.format) && ew_fd_store_stage(c.dir, name, d.pfx, d.npfx)) ||
+	    journal_write(&c, &j)) {
+		ew_fd_store_discard(c.dir, name);
+		ew_err("feed '%s' not loaded: nothing changed", name);
+		goto out;
+	}
 	if (ew_feed_fmt_is_fp(d.format)) {
 		size_t owned, foreign;
 
 		memset(&rep, 0, sizeof(rep));
 		if (ew_fd_fp_apply(c.dir, name, action, d.fps, d.nfps, &owned, &foreign)) {
-			ew_err("feed '%s': its fingerprint rules may be partly updated; load it again", name);
+			journal_settle(&c, &j, "not loaded");
 			goto out;
 		}
 		if (foreign)
 			ew_warn("%zu of %zu fingerprints of '%s' are rules already (edgeward fp or another "
 				"feed): those keep their action", foreign, d.nfps, name);
-		d.n4 = owned; /* recorded as the feed's entries */
-		make_record(&j.rec, name, file, &d, action);
+		d.n4 = owned; /* for the summary; the record counts the rules in force */
 	} else {
 		struct ew_fd_feed me = { .id = id, .action = action, .pfx = d.pfx, .n = d.npfx };
 
-		/* Its entries (kept for rebuilding when another feed changes) and the
-		 * journal are written before the swap, made final after it. */
-		make_record(&j.rec, name, file, &d, action);
-		j.mark = ew_fd_swap_mark(&c.m);
-		if (ew_fd_store_stage(c.dir, name, d.pfx, d.npfx) || journal_write(&c, &j)) {
-			ew_fd_store_discard(c.dir, name);
-			ew_err("feed '%s' not loaded: nothing changed", name);
-			goto out;
-		}
 		if (apply_set(&c, id, &me, &rep)) {
-			journal_abandon(&c, &j);
-			ew_err("feed '%s' not loaded: nothing changed", name);
+			journal_settle(&c, &j, "not loaded");
 			goto out;
 		}
 	}
@@ -478,17 +496,12 @@ static int feed_del(const char *name)
 	}
 	j.id = id;
 	j.rec = fe;
-	if (ew_feed_fmt_is_fp(fe.format)) {
-		if (ew_fd_fp_del(c.dir, name))
-			goto out;
-	} else {
-		j.mark = ew_fd_swap_mark(&c.m);
-		if (journal_write(&c, &j))
-			goto out;
-		if (apply_set(&c, id, NULL, &rep)) {
-			journal_abandon(&c, &j);
-			goto out;
-		}
+	j.mark = ew_fd_swap_mark(&c.m);
+	if (journal_write(&c, &j))
+		goto out;
+	if (ew_feed_fmt_is_fp(fe.format) ? ew_fd_fp_del(c.dir, name) : apply_set(&c, id, NULL, &rep)) {
+		journal_settle(&c, &j, "not deleted");
+		goto out;
 	}
 	if (journal_commit(&c, &j))
 		goto out;

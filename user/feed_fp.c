@@ -435,6 +435,29 @@ uint64_t ew_fd_fp_hits(const char *dir, const char *name)
 	return sum;
 }
 
+size_t ew_fd_fp_count(const char *dir, const char *name)
+{
+	struct ew_fp_key *k = NULL;
+	uint32_t owner = ew_fp_owner(name), plane = ew_fp_plane();
+	size_t cnt = 0;
+	long n;
+	int fd = ew_map_open("ew_fprules");
+
+	if (fd < 0)
+		return 0;
+	n = owned_load(dir, name, &k);
+	for (long i = 0; i < n; i++) {
+		struct ew_fp_val v;
+		__u8 act;
+
+		if (!bpf_map_lookup_elem(fd, &k[i], &v) && v.owner == owner && ew_fp_val_in_force(&v, plane, &act))
+			cnt++;
+	}
+	free(k);
+	close(fd);
+	return cnt;
+}
+
 int ew_fp_plane(void)
 {
 	struct ew_fd_state st = {};

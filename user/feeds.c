@@ -1002,7 +1002,7 @@ uint64_t ew_fd_swap_mark(const struct ew_fd_maps *m)
 	__u32 zero = 0;
 
 	bpf_map_lookup_elem(m->state, &zero, &st);
-	return (uint64_t)st.serial << 32 | st.active;
+	return (uint64_t)st.serial << 32 | (uint64_t)st.fp_active << 8 | st.active;
 }
 
 /* --- the state directory ------------------------------------------------------------ */

@@ -99,6 +99,7 @@ int ew_fd_fp_apply(const char *dir, const char *name, int action, const struct e
 		   size_t *owned, size_t *foreign);
 int ew_fd_fp_del(const char *dir, const char *name);
 uint64_t ew_fd_fp_hits(const char *dir, const char *name); /* hellos its rules matched */
+size_t ew_fd_fp_count(const char *dir, const char *name);  /* its rules in force */
 /* ew_fp_val.owner of the feed's rules: a hash of its name, never 0. */
 uint32_t ew_fp_owner(const char *name);
 /*

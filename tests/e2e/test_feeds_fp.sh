@@ -85,7 +85,7 @@ sleep 0.5
 t0=$(date +%s%N)
 ew feed load big "$EW_TMP/new.txt" >/dev/null 2>&1
 took_us=$((($(date +%s%N) - t0) / 1000))
-whole=0 mixed="" kills=0
+whole=0 mixed="" kills=0 disagree=""
 for k in $(seq 1 24); do
 	us=$((took_us * k / 20))
 	delay=$(printf '%d.%06d' $((us / 1000000)) $((us % 1000000)))
@@ -98,7 +98,21 @@ for k in $(seq 1 24); do
 	"4000 0 drop" | "0 4000 drop") whole=$((whole + 1)) ;;
 	*) mixed+="after a kill at ${delay}s: $now; " ;;
 	esac
+	# feed list (which settles what the kill left) names the file of the set in force
+	src=$(feed_field big source)
+	src=${src##*/}
+	case $now in "4000 0 drop") want=old.txt ;; "0 4000 drop") want=new.txt ;; *) want="?" ;; esac
+	[ "$src" = "$want" ] || disagree+="after a kill at ${delay}s: $want in force, feed list names $src; "
 done
+check fp_killed_listed "feed list disagreed with the rules in force: $disagree" [ -z "$disagree" ]
+# The same, placed exactly: SIGKILL at the grace period's membarrier, right after the flip.
+ew feed load big "$EW_TMP/old.txt" >/dev/null 2>&1
+nsenter --net="/run/netns/$EW_SRV" -- strace -qq -f -o /dev/null -e trace=membarrier \
+	-e inject=membarrier:signal=KILL:when=1 "$EW_BIN" feed load big "$EW_TMP/new.txt" >/dev/null 2>&1
+now=$(in_force)
+src=$(feed_field big source)
+check fp_killed_after_flip "killed right after the flip: in force $now, feed list names ${src##*/}" \
+	[ "$now" = "0 4000 drop" -a "${src##*/}" = new.txt ]
 out=$(ew feed load big "$EW_TMP/new.txt" 2>&1)
 rc=$?
 sleep 0.3
