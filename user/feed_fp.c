@@ -413,49 +413,48 @@ int ew_fd_fp_del(const char *dir, const char *name)
 	return ret;
 }
 
-uint64_t ew_fd_fp_hits(const char *dir, const char *name)
-{
-	struct ew_fp_key *k = NULL;
-	uint32_t owner = ew_fp_owner(name);
-	uint64_t sum = 0;
-	long n;
-	int fd = ew_map_open("ew_fprules");
-
-	if (fd < 0)
-		return 0;
-	n = owned_load(dir, name, &k);
-	for (long i = 0; i < n; i++) {
-		struct ew_fp_val v;
-
-		if (!bpf_map_lookup_elem(fd, &k[i], &v) && v.owner == owner)
-			sum += v.hits;
-	}
-	free(k);
-	close(fd);
-	return sum;
-}
-
-size_t ew_fd_fp_count(const char *dir, const char *name)
+/* The feed's rules: hits of those it owns, and how many are in force. */
+static void owned_scan(const char *dir, const char *name, uint64_t *hits, size_t *in_force)
 {
 	struct ew_fp_key *k = NULL;
 	uint32_t owner = ew_fp_owner(name), plane = ew_fp_plane();
-	size_t cnt = 0;
 	long n;
 	int fd = ew_map_open("ew_fprules");
 
+	*hits = 0;
+	*in_force = 0;
 	if (fd < 0)
-		return 0;
+		return;
 	n = owned_load(dir, name, &k);
 	for (long i = 0; i < n; i++) {
 		struct ew_fp_val v;
 		__u8 act;
 
-		if (!bpf_map_lookup_elem(fd, &k[i], &v) && v.owner == owner && ew_fp_val_in_force(&v, plane, &act))
-			cnt++;
+		if (bpf_map_lookup_elem(fd, &k[i], &v) || v.owner != owner)
+			continue;
+		*hits += v.hits;
+		*in_force += ew_fp_val_in_force(&v, plane, &act);
 	}
 	free(k);
 	close(fd);
-	return cnt;
+}
+
+uint64_t ew_fd_fp_hits(const char *dir, const char *name)
+{
+	uint64_t hits;
+	size_t n;
+
+	owned_scan(dir, name, &hits, &n);
+	return hits;
+}
+
+size_t ew_fd_fp_count(const char *dir, const char *name)
+{
+	uint64_t hits;
+	size_t n;
+
+	owned_scan(dir, name, &hits, &n);
+	return n;
 }
 
 int ew_fp_plane(void)
