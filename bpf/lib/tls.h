@@ -368,28 +368,29 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 /* --- strings and hashes ---------------------------------------------------- */
 
 /*
- * Rank sort: entry i goes after every smaller entry and every equal one
- * before it, i.e. after every (value, index) key below its own. The count is
- * branchless (the borrow of a 64-bit subtraction) so the verifier walks one
- * path per iteration.
+ * Insertion sort, one entry per iteration: entry i goes into sorted[0..i)
+ * after every entry not above it, so the work is the list's inversions, not
+ * its length squared (hellos list most of their ciphers and extensions in
+ * ascending order). Equal entries are indistinguishable in the output.
  */
-static long ew_tls_rank_cb(__u32 i, void *arg)
+static long ew_tls_ins_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
-	const __u16 *a = c->list;
-	__u32 v = a[i & (EW_TLS_MAX_CS - 1)], n = c->s->cur.n, rank = 0;
-	__u64 me = (__u64)v << 16 | i;
+	__u16 *d = c->s->sorted;
+	__u32 v = c->list[i & (EW_TLS_MAX_CS - 1)], k = i;
 
 	for (__u32 j = 0; j < EW_TLS_MAX_CS; j++) {
-		__u64 d;
+		__u32 u;
 
-		if (j >= n)
+		if (k == 0)
 			break;
-		d = ((__u64)a[j & (EW_TLS_MAX_CS - 1)] << 16 | j) - me;
-		barrier_var(d); /* else clang 14-19 turn the borrow back into a branch */
-		rank += d >> 63;
+		u = d[(k - 1) & (EW_TLS_MAX_CS - 1)];
+		if (u <= v)
+			break;
+		d[k & (EW_TLS_MAX_CS - 1)] = u;
+		k--;
 	}
-	c->s->sorted[rank & (EW_TLS_MAX_CS - 1)] = v;
+	d[k & (EW_TLS_MAX_CS - 1)] = v;
 	return 0;
 }
 
@@ -442,8 +443,7 @@ static long ew_tls_dec_cb(__u32 i, void *arg)
 static __always_inline void ew_tls_sort(struct ew_tls_pctx *c, const __u16 *list, __u32 n)
 {
 	c->list = list;
-	c->s->cur.n = n;
-	bpf_loop(n, ew_tls_rank_cb, c, 0);
+	bpf_loop(n, ew_tls_ins_cb, c, 0);
 }
 
 static __always_inline void ew_tls_hexlist(struct ew_tls_pctx *c, const __u16 *list, __u32 n)
