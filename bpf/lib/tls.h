@@ -400,43 +400,82 @@ static __always_inline void ew_tls_putc(struct ew_tls_scratch *s, char ch)
 	s->cur.pos++;
 }
 
+/*
+ * Append the first n (<= 8) bytes of the little-endian word w with one
+ * 8-byte store; the bytes after them are overwritten by later appends or
+ * by ew_hash_pad(). Near the end of str the store is moved back to fit:
+ * only strings that fail the callers' length checks get there.
+ */
+static __always_inline void ew_tls_put8(struct ew_tls_scratch *s, __u64 w, __u32 n)
+{
+	__u32 pos = s->cur.pos & EW_TLS_STR_MASK;
+
+	if (pos > EW_TLS_STR - 8)
+		pos = EW_TLS_STR - 8;
+	*(__u64 *)(s->str + pos) = w;
+	s->cur.pos += n;
+}
+
+/* v's 4 lowercase hex digits as the bytes of a word, first digit lowest. */
+static __always_inline __u64 ew_hex4(__u32 v)
+{
+	__u64 t = (v >> 12 & 0xf) | (v >> 8 & 0xf) << 8 | (v >> 4 & 0xf) << 16 | (__u64)(v & 0xf) << 24;
+	__u64 ge10 = ((t + 0x06060606) >> 4) & 0x01010101; /* 1 in each byte >= 10 */
+
+	return t + 0x30303030 + ge10 * ('a' - '0' - 10);
+}
+
 /* Append list entry i as 4 lowercase hex digits, comma-separated. */
 static long ew_tls_hex_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
-	struct ew_tls_scratch *s = c->s;
-	__u32 v = c->list[i & (EW_TLS_MAX_CS - 1)];
+	__u64 w = ew_hex4(c->list[i & (EW_TLS_MAX_CS - 1)]);
 
 	if (i)
-		ew_tls_putc(s, ',');
-	ew_tls_putc(s, ew_hexc(v >> 12));
-	ew_tls_putc(s, ew_hexc(v >> 8));
-	ew_tls_putc(s, ew_hexc(v >> 4));
-	ew_tls_putc(s, ew_hexc(v));
+		ew_tls_put8(c->s, w << 8 | ',', 5);
+	else
+		ew_tls_put8(c->s, w, 4);
 	return 0;
+}
+
+/*
+ * v (< 65536) in decimal as the bytes of a word, first digit lowest, after
+ * the byte sep unless it is 0; *n: the bytes used. Digits come from
+ * multiplications: (x * 0xcccd) >> 19 is x / 10 for x < 81920.
+ */
+static __always_inline __u64 ew_dec5(__u32 v, __u32 sep, __u32 *n)
+{
+	__u64 q1 = ((__u64)v * 0xcccd) >> 19, q2 = (q1 * 0xcccd) >> 19;
+	__u64 q3 = (q2 * 0xcccd) >> 19, q4 = (q3 * 0xcccd) >> 19;
+	__u64 w = q4 | (q3 - 10 * q4) << 8 | (q2 - 10 * q3) << 16 | (q1 - 10 * q2) << 24 |
+		  ((__u64)v - 10 * q1) << 32;
+	__u32 lead = (v < 10000) + (v < 1000) + (v < 100) + (v < 10); /* zeros to drop */
+
+	w = (w + 0x3030303030ull) >> (8 * lead);
+	*n = 5 - lead;
+	if (sep) {
+		w = w << 8 | sep;
+		*n += 1;
+	}
+	return w;
 }
 
 static __always_inline void ew_tls_putdec(struct ew_tls_scratch *s, __u32 v)
 {
-	if (v >= 10000)
-		ew_tls_putc(s, '0' + v / 10000 % 10);
-	if (v >= 1000)
-		ew_tls_putc(s, '0' + v / 1000 % 10);
-	if (v >= 100)
-		ew_tls_putc(s, '0' + v / 100 % 10);
-	if (v >= 10)
-		ew_tls_putc(s, '0' + v / 10 % 10);
-	ew_tls_putc(s, '0' + v % 10);
+	__u32 n;
+	__u64 w = ew_dec5(v, 0, &n);
+
+	ew_tls_put8(s, w, n);
 }
 
 /* Append list entry i in decimal, dash-separated (JA3). */
 static long ew_tls_dec_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
+	__u32 n;
+	__u64 w = ew_dec5(c->list[i & (EW_TLS_MAX_CS - 1)], i ? '-' : 0, &n);
 
-	if (i)
-		ew_tls_putc(c->s, '-');
-	ew_tls_putdec(c->s, c->list[i & (EW_TLS_MAX_CS - 1)]);
+	ew_tls_put8(c->s, w, n);
 	return 0;
 }
 
