@@ -33,6 +33,11 @@
 #include "md5.h"
 
 #define EW_TLS_GREASE(v) (((v) & 0x0f0f) == 0x0a0a && ((v) >> 8) == ((v) & 0xff))
+/*
+ * List entries handled per bpf_loop() iteration: a callback's call and
+ * return cost far more than its work (return thunks of CPU mitigations).
+ */
+#define EW_TLS_CHUNK 8
 #define EW_TLS_EXT_RAW (EW_TLS_MAX_EXT + 16) /* extension entries walked, GREASE included */
 
 /* A verdict packed for return: reason << 8 | action. */
@@ -368,29 +373,38 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 /* --- strings and hashes ---------------------------------------------------- */
 
 /*
- * Insertion sort, one entry per iteration: entry i goes into sorted[0..i)
- * after every entry not above it, so the work is the list's inversions, not
- * its length squared (hellos list most of their ciphers and extensions in
- * ascending order). Equal entries are indistinguishable in the output.
+ * Insertion sort, EW_TLS_CHUNK entries per iteration: entry j goes into
+ * sorted[0..j) after every entry not above it, so the work is the list's
+ * inversions, not its length squared (hellos list most of their ciphers and
+ * extensions in ascending order). Equal entries are indistinguishable in
+ * the output.
  */
 static long ew_tls_ins_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
 	__u16 *d = c->s->sorted;
-	__u32 v = c->list[i & (EW_TLS_MAX_CS - 1)], k = i;
+	__u32 n = c->s->cur.n;
 
-	for (__u32 j = 0; j < EW_TLS_MAX_CS; j++) {
-		__u32 u;
+#pragma unroll
+	for (int q = 0; q < EW_TLS_CHUNK; q++) {
+		__u32 j = i * EW_TLS_CHUNK + q, k = j, v;
 
-		if (k == 0)
+		if (j >= n)
 			break;
-		u = d[(k - 1) & (EW_TLS_MAX_CS - 1)];
-		if (u <= v)
-			break;
-		d[k & (EW_TLS_MAX_CS - 1)] = u;
-		k--;
+		v = c->list[j & (EW_TLS_MAX_CS - 1)];
+		for (__u32 m = 0; m < EW_TLS_MAX_CS; m++) {
+			__u32 u;
+
+			if (k == 0)
+				break;
+			u = d[(k - 1) & (EW_TLS_MAX_CS - 1)];
+			if (u <= v)
+				break;
+			d[k & (EW_TLS_MAX_CS - 1)] = u;
+			k--;
+		}
+		d[k & (EW_TLS_MAX_CS - 1)] = v;
 	}
-	d[k & (EW_TLS_MAX_CS - 1)] = v;
 	return 0;
 }
 
@@ -416,6 +430,11 @@ static __always_inline void ew_tls_put8(struct ew_tls_scratch *s, __u64 w, __u32
 	s->cur.pos += n;
 }
 
+/* Entries j..j+EW_TLS_CHUNK of c->list (c->s->cur.n entries) in one iteration. */
+#define EW_TLS_EACH(c, i, j)                                                                        \
+	_Pragma("unroll") for (__u32 q_ = 0, j = (i) * EW_TLS_CHUNK; q_ < EW_TLS_CHUNK; q_++, j++)  \
+		if (j < (c)->s->cur.n)
+
 /* v's 4 lowercase hex digits as the bytes of a word, first digit lowest. */
 static __always_inline __u64 ew_hex4(__u32 v)
 {
@@ -425,16 +444,19 @@ static __always_inline __u64 ew_hex4(__u32 v)
 	return t + 0x30303030 + ge10 * ('a' - '0' - 10);
 }
 
-/* Append list entry i as 4 lowercase hex digits, comma-separated. */
+/* Append list entries as 4 lowercase hex digits, comma-separated. */
 static long ew_tls_hex_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
-	__u64 w = ew_hex4(c->list[i & (EW_TLS_MAX_CS - 1)]);
 
-	if (i)
-		ew_tls_put8(c->s, w << 8 | ',', 5);
-	else
-		ew_tls_put8(c->s, w, 4);
+	EW_TLS_EACH(c, i, j) {
+		__u64 w = ew_hex4(c->list[j & (EW_TLS_MAX_CS - 1)]);
+
+		if (j)
+			ew_tls_put8(c->s, w << 8 | ',', 5);
+		else
+			ew_tls_put8(c->s, w, 4);
+	}
 	return 0;
 }
 
@@ -468,33 +490,39 @@ static __always_inline void ew_tls_putdec(struct ew_tls_scratch *s, __u32 v)
 	ew_tls_put8(s, w, n);
 }
 
-/* Append list entry i in decimal, dash-separated (JA3). */
+/* Append list entries in decimal, dash-separated (JA3). */
 static long ew_tls_dec_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
-	__u32 n;
-	__u64 w = ew_dec5(c->list[i & (EW_TLS_MAX_CS - 1)], i ? '-' : 0, &n);
 
-	ew_tls_put8(c->s, w, n);
+	EW_TLS_EACH(c, i, j) {
+		__u32 n;
+		__u64 w = ew_dec5(c->list[j & (EW_TLS_MAX_CS - 1)], j ? '-' : 0, &n);
+
+		ew_tls_put8(c->s, w, n);
+	}
 	return 0;
 }
 
 static __always_inline void ew_tls_sort(struct ew_tls_pctx *c, const __u16 *list, __u32 n)
 {
 	c->list = list;
-	bpf_loop(n, ew_tls_ins_cb, c, 0);
+	c->s->cur.n = n;
+	bpf_loop((n + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_ins_cb, c, 0);
 }
 
 static __always_inline void ew_tls_hexlist(struct ew_tls_pctx *c, const __u16 *list, __u32 n)
 {
 	c->list = list;
-	bpf_loop(n, ew_tls_hex_cb, c, 0);
+	c->s->cur.n = n;
+	bpf_loop((n + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_hex_cb, c, 0);
 }
 
 static __always_inline void ew_tls_declist(struct ew_tls_pctx *c, const __u16 *list, __u32 n)
 {
 	c->list = list;
-	bpf_loop(n, ew_tls_dec_cb, c, 0);
+	c->s->cur.n = n;
+	bpf_loop((n + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_dec_cb, c, 0);
 }
 
 static long ew_tls_sha_cb(__u32 i, void *arg)

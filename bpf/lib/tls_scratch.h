@@ -53,6 +53,7 @@ struct ew_tls_hello {
 struct ew_tls_cur {
 	__u32 off;	/* cursor in the record */
 	__u32 end;	/* end of the extension block */
+	__u32 n;	/* entries in the list being read, sorted or printed */
 	__u32 pos;	/* length of str */
 	__u32 err;	/* enum ew_tls_state of a failure, 0 while fine */
 	__u32 nt;	/* entries in tmp */
