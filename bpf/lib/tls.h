@@ -72,40 +72,53 @@ static __always_inline char ew_hexc(__u32 n)
 	return n < 10 ? '0' + n : 'a' + n - 10;
 }
 
+/* Iteration i of a list of c->s->cur.n entries: entries j = i * EW_TLS_CHUNK ... */
+#define EW_TLS_EACH(c, i, j)                                                                        \
+	_Pragma("unroll") for (__u32 q_ = 0, j = (i) * EW_TLS_CHUNK; q_ < EW_TLS_CHUNK; q_++, j++)  \
+		if (j < (c)->s->cur.n)
+
 /* --- parser ---------------------------------------------------------------- */
 
+/* Cipher suites (c->s->cur.n from c->s->cur.off), GREASE removed, into h.cs. */
 static long ew_tls_cs_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
 	struct ew_tls_scratch *s = c->s;
-	__u32 v = ew_b16(c->b, s->cur.off + 2 * i);
 
-	if (EW_TLS_GREASE(v))
-		return 0;
-	if (s->h.ncs >= EW_TLS_MAX_CS) {
-		s->cur.err = EW_TLS_UNSUPPORTED;
-		return 1;
+	EW_TLS_EACH(c, i, j) {
+		__u32 v = ew_b16(c->b, s->cur.off + 2 * j);
+
+		if (EW_TLS_GREASE(v))
+			continue;
+		if (s->h.ncs >= EW_TLS_MAX_CS) {
+			s->cur.err = EW_TLS_UNSUPPORTED;
+			return 1;
+		}
+		s->h.cs[s->h.ncs & (EW_TLS_MAX_CS - 1)] = v;
+		s->h.ncs++;
 	}
-	s->h.cs[s->h.ncs & (EW_TLS_MAX_CS - 1)] = v;
-	s->h.ncs++;
 	return 0;
 }
 
-static long ew_tls_l16_cb(__u32 j, void *arg)
+/* A u16 list (c->s->cur.n entries from c->s->cur.ld), GREASE removed, into c->dst. */
+static long ew_tls_l16_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
 	struct ew_tls_scratch *s = c->s;
-	__u32 v = ew_b16(c->b, s->cur.ld + 2 * j);
 	__u16 *n = c->cnt;
 
-	if (EW_TLS_GREASE(v))
-		return 0;
-	if (*n >= EW_TLS_MAX_LIST) {
-		s->cur.err = EW_TLS_UNSUPPORTED;
-		return 1;
+	EW_TLS_EACH(c, i, j) {
+		__u32 v = ew_b16(c->b, s->cur.ld + 2 * j);
+
+		if (EW_TLS_GREASE(v))
+			continue;
+		if (*n >= EW_TLS_MAX_LIST) {
+			s->cur.err = EW_TLS_UNSUPPORTED;
+			return 1;
+		}
+		c->dst[*n & (EW_TLS_MAX_LIST - 1)] = v;
+		(*n)++;
 	}
-	c->dst[*n & (EW_TLS_MAX_LIST - 1)] = v;
-	(*n)++;
 	return 0;
 }
 
@@ -121,9 +134,10 @@ static __always_inline void ew_tls_list16(struct ew_tls_pctx *c, __u32 d, __u32 
 		return;
 	}
 	s->cur.ld = d + lb;
+	s->cur.n = ll / 2;
 	c->dst = dst;
 	c->cnt = n;
-	bpf_loop(ll / 2, ew_tls_l16_cb, c, 0);
+	bpf_loop((ll / 2 + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_l16_cb, c, 0);
 }
 
 static long ew_tls_ver_cb(__u32 j, void *arg)
@@ -284,6 +298,11 @@ static long ew_tls_ext_cb(__u32 i, void *arg)
 	}
 	h->ext[h->next & (EW_TLS_MAX_EXT - 1)] = type;
 	h->next++;
+	if (type != 0x0000 && type != 0x0010) {
+		/* JA4 c's list: extensions but SNI and ALPN */
+		s->tmp[s->cur.nt & (EW_TLS_MAX_EXT - 1)] = type;
+		s->cur.nt++;
+	}
 	switch (type) {
 	case 0x0000:
 		ew_tls_sni(c, d, len);
@@ -325,6 +344,7 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 	__builtin_memset(&s->fp, 0, sizeof(s->fp));
 	s->cur.err = 0;
 	s->cur.seen = 0;
+	s->cur.nt = 0;
 	/* The handshake must lie within the record. */
 	if (ew_b8(b, 5) != 1)
 		return EW_TLS_MALFORMED; /* not a ClientHello after all */
@@ -343,7 +363,8 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 	if ((n & 1) || off + n > hs_end)
 		return EW_TLS_MALFORMED;
 	s->cur.off = off;
-	bpf_loop(n / 2, ew_tls_cs_cb, c, 0);
+	s->cur.n = n / 2;
+	bpf_loop((n / 2 + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_cs_cb, c, 0);
 	if (s->cur.err)
 		return s->cur.err;
 	off += n;
@@ -430,10 +451,6 @@ static __always_inline void ew_tls_put8(struct ew_tls_scratch *s, __u64 w, __u32
 	s->cur.pos += n;
 }
 
-/* Entries j..j+EW_TLS_CHUNK of c->list (c->s->cur.n entries) in one iteration. */
-#define EW_TLS_EACH(c, i, j)                                                                        \
-	_Pragma("unroll") for (__u32 q_ = 0, j = (i) * EW_TLS_CHUNK; q_ < EW_TLS_CHUNK; q_++, j++)  \
-		if (j < (c)->s->cur.n)
 
 /* v's 4 lowercase hex digits as the bytes of a word, first digit lowest. */
 static __always_inline __u64 ew_hex4(__u32 v)
@@ -611,18 +628,6 @@ static __always_inline void ew_tls_ja4_a(const struct ew_tls_hello *h, char *o)
 	o[10] = '_';
 }
 
-static long ew_tls_filter_cb(__u32 i, void *arg)
-{
-	struct ew_tls_scratch *s = ((struct ew_tls_pctx *)arg)->s;
-	__u32 e = s->h.ext[i & (EW_TLS_MAX_EXT - 1)];
-
-	if (e != 0x0000 && e != 0x0010) {
-		s->tmp[s->cur.nt & (EW_TLS_MAX_EXT - 1)] = e;
-		s->cur.nt++;
-	}
-	return 0;
-}
-
 /* JA4 a and b: counts, version, ALPN; the sorted cipher list's hash. */
 static __always_inline void ew_tls_ja4_ab(struct ew_tls_pctx *c)
 {
@@ -649,8 +654,6 @@ static __always_inline void ew_tls_ja4_c(struct ew_tls_pctx *c)
 	struct ew_tls_hello *h = &s->h;
 	char *ja4 = s->fp.ja4;
 
-	s->cur.nt = 0;
-	bpf_loop(h->next, ew_tls_filter_cb, c, 0);
 	if (s->cur.nt) {
 		ew_tls_sort(c, s->tmp, s->cur.nt);
 		s->cur.pos = 0;
