@@ -59,14 +59,15 @@ static const __u32 ew_sha256_k[64] = {
 /*
  * x in both halves of a 64-bit word: a rotation right by n < 32 is then
  * one shift of it (its low 32 bits), where a 32-bit rotation costs BPF two
- * shifts and an or. The barrier keeps clang from turning it back into one.
+ * shifts and an or. The barrier keeps clang from making it a rotation
+ * again, or a multiplication by 2^32 + 1 (slower on the rounds' chain).
  */
 static __always_inline __u64 ew_dup32(__u32 x)
 {
-	__u64 v = (__u64)x << 32 | x;
+	__u64 v = (__u64)x << 32;
 
 	barrier_var(v);
-	return v;
+	return v | x;
 }
 
 /*
