@@ -558,21 +558,52 @@ static long ew_tls_md5_cb(__u32 i, void *arg)
 	return 0;
 }
 
-/* SHA-256 of s->str[0..pos), its first 12 hex digits at out. */
+/*
+ * The padded string (nblk blocks) as an ew_tls_digests key: zeros after it
+ * up to EW_TLS_DKEY (two blocks). False if it is longer.
+ */
+_Static_assert(EW_TLS_DKEY == 128, "ew_tls_dkey() zeroes one block after a one-block string");
+static __always_inline bool ew_tls_dkey(struct ew_tls_scratch *s, __u32 nblk)
+{
+	if (nblk > 2)
+		return false;
+	if (nblk == 1)
+		__builtin_memset(s->str + 64, 0, 64);
+	return true;
+}
+
+/*
+ * SHA-256 of s->str[0..pos), its first 12 hex digits at out. A string short
+ * enough for an ew_tls_digests key is looked up there first, and its
+ * digest stored there once computed.
+ */
 static __always_inline void ew_tls_sha12(struct ew_tls_pctx *c, char *out)
 {
 	struct ew_tls_scratch *s = c->s;
-	__u32 nblk;
+	__u32 nblk = ew_hash_pad((__u8 *)s->str, s->cur.pos, EW_TLS_STR_MASK, true), st0, st1;
+	bool keyed = ew_tls_dkey(s, nblk);
+	struct ew_tls_digest *d = keyed ? bpf_map_lookup_elem(&ew_tls_digests, s->str) : NULL;
 
-	ew_sha256_init(s->st);
-	nblk = ew_hash_pad((__u8 *)s->str, s->cur.pos, EW_TLS_STR_MASK, true);
-	bpf_loop(nblk, ew_tls_sha_cb, c, 0);
+	if (d) {
+		st0 = d->d[0];
+		st1 = d->d[1];
+	} else {
+		ew_sha256_init(s->st);
+		bpf_loop(nblk, ew_tls_sha_cb, c, 0);
+		st0 = s->st[0];
+		st1 = s->st[1];
+		if (keyed) {
+			s->dig.d[0] = st0;
+			s->dig.d[1] = st1;
+			bpf_map_update_elem(&ew_tls_digests, s->str, &s->dig, BPF_ANY);
+		}
+	}
 #pragma unroll
 	for (int k = 0; k < 8; k++)
-		out[k] = ew_hexc(s->st[0] >> (28 - 4 * k));
+		out[k] = ew_hexc(st0 >> (28 - 4 * k));
 #pragma unroll
 	for (int k = 0; k < 4; k++)
-		out[8 + k] = ew_hexc(s->st[1] >> (28 - 4 * k));
+		out[8 + k] = ew_hexc(st1 >> (28 - 4 * k));
 }
 
 static __always_inline void ew_tls_zero12(char *out)
