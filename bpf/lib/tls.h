@@ -898,7 +898,7 @@ static __always_inline __u32 ew_tls_fail(const struct ew_flow_key *k, struct ew_
 /*
  * The hello's work in three global functions, each called from ew_xdp in
  * turn with the scratch carrying the state between them: the bpf_loop()
- * callbacks (SHA-256 spills 144 bytes) then stack on one small frame, and
+ * callbacks (SHA-256 spills 104 bytes) then stack on one small frame, and
  * all frames share 512 bytes (kernel 6.1-6.18, clang 14-19). Global
  * functions are also verified once, whatever their callers.
  */
