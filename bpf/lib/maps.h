@@ -136,6 +136,21 @@ struct {
 	__type(value, struct ew_tls_reasm);
 } ew_tls_reasm SEC(".maps");
 
+/*
+ * SHA-256 digests of the strings JA4 b and c hash, keyed by the padded
+ * string (EW_TLS_DKEY bytes, zeros after the padding; longer strings are
+ * not cached): connections from one client build hash the same sorted
+ * lists, and a lookup costs far less than the blocks. JA3's MD5 is not
+ * cached: its string keeps the extension order, which browsers shuffle per
+ * connection. Private, not pinned.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ew_tls_dkey);
+	__type(value, struct ew_tls_digest);
+} ew_tls_digests SEC(".maps");
+
 /* Per-CPU working memory of the hello parser; private, not pinned. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -32,39 +32,41 @@ static const __u32 ew_md5_k[64] = {
 	0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
 };
 
-static const __u32 ew_md5_r[16] = { 7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21 };
+static const __u8 ew_md5_r[16] = { 7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21 };
 
 /*
  * Compress the 64-byte block at p (4-byte aligned) into st; m: 16 words of
- * map memory. The rounds are a plain loop: unrolled, clang 14-19 spill
- * enough to break the 512-byte stack shared with the callers.
+ * map memory. The rounds are unrolled: constants, shifts and word indexes
+ * are immediates. The words are read through a volatile pointer as they
+ * are needed, else clang 14-19 keep them all live and spill.
  */
 static __always_inline void ew_md5_block(__u32 *st, const __u8 *p, __u32 *m)
 {
+	volatile __u32 *mv = m;
 	__u32 a = st[0], b = st[1], c = st[2], d = st[3];
 
 #pragma unroll
 	for (int i = 0; i < 16; i++)
-		m[i] = *(const __u32 *)(p + 4 * i);
-#pragma clang loop unroll(disable)
-	for (__u32 i = 0; i < 64; i++) {
-		__u32 f, g, t, sh;
+		mv[i] = *(const __u32 *)(p + 4 * i);
+#pragma unroll
+	for (int i = 0; i < 64; i++) {
+		__u32 f, t, sh = ew_md5_r[(i >> 4) << 2 | (i & 3)];
+		int g;
 
 		if (i < 16) {
-			f = (b & c) | (~b & d);
+			f = d ^ (b & (c ^ d));
 			g = i;
 		} else if (i < 32) {
-			f = (d & b) | (~d & c);
-			g = 5 * i + 1;
+			f = c ^ (d & (b ^ c));
+			g = (5 * i + 1) & 15;
 		} else if (i < 48) {
 			f = b ^ c ^ d;
-			g = 3 * i + 5;
+			g = (3 * i + 5) & 15;
 		} else {
 			f = c ^ (b | ~d);
-			g = 7 * i;
+			g = (7 * i) & 15;
 		}
-		sh = ew_md5_r[((i >> 4) << 2 | (i & 3)) & 15];
-		t = a + f + ew_md5_k[i & 63] + m[g & 15];
+		t = a + f + ew_md5_k[i] + mv[g];
 		a = d;
 		d = c;
 		c = b;

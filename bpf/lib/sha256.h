@@ -8,7 +8,6 @@
 #ifndef EW_SHA256_H
 #define EW_SHA256_H
 
-#define ew_ror32(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
 static __always_inline void ew_sha256_init(__u32 *st)
 {
@@ -58,35 +57,57 @@ static const __u32 ew_sha256_k[64] = {
 };
 
 /*
+ * x in both halves of a 64-bit word: a rotation right by n < 32 is then
+ * one shift of it (its low 32 bits), where a 32-bit rotation costs BPF two
+ * shifts and an or. The barrier keeps clang from making it a rotation
+ * again, or a multiplication by 2^32 + 1 (slower on the rounds' chain).
+ */
+static __always_inline __u64 ew_dup32(__u32 x)
+{
+	__u64 v = (__u64)x << 32;
+
+	barrier_var(v);
+	return v | x;
+}
+
+/*
  * Compress the 64-byte block at p (4-byte aligned) into st; w is 16 words of
- * map memory for the message schedule. The rounds are a plain loop: fully
- * unrolled, clang 14-19 spill past the 512-byte stack.
+ * map memory for the message schedule. The rounds are unrolled: the round
+ * constants are immediates and the state never moves between registers.
+ * w is read and written through a volatile pointer, one word at a time:
+ * otherwise clang 14-19 keep the whole schedule live and spill past the
+ * 512-byte stack. Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)), and a round's
+ * a ^ b is the next round's b ^ c.
  */
 static __always_inline void ew_sha256_block(__u32 *st, const __u8 *p, __u32 *w)
 {
+	volatile __u32 *wv = w;
 	__u32 a = st[0], b = st[1], c = st[2], d = st[3];
 	__u32 e = st[4], f = st[5], g = st[6], h = st[7];
+	__u32 ab, bc = b ^ c;
 
 #pragma unroll
 	for (int i = 0; i < 16; i++)
-		w[i] = bpf_ntohl(*(const __u32 *)(p + 4 * i));
-#pragma clang loop unroll(disable)
-	for (__u32 i = 0; i < 64; i++) {
+		wv[i] = bpf_ntohl(*(const __u32 *)(p + 4 * i));
+#pragma unroll
+	for (int i = 0; i < 64; i++) {
 		__u32 t1, t2, wi;
+		__u64 ee = ew_dup32(e), aa = ew_dup32(a);
 
 		if (i < 16) {
-			wi = w[i & 15];
+			wi = wv[i];
 		} else {
-			__u32 w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15];
-			__u32 s0 = ew_ror32(w15, 7) ^ ew_ror32(w15, 18) ^ (w15 >> 3);
-			__u32 s1 = ew_ror32(w2, 17) ^ ew_ror32(w2, 19) ^ (w2 >> 10);
+			__u64 w15 = ew_dup32(wv[(i - 15) & 15]), w2 = ew_dup32(wv[(i - 2) & 15]);
+			__u32 s0 = (w15 >> 7) ^ (w15 >> 18) ^ ((__u32)w15 >> 3);
+			__u32 s1 = (w2 >> 17) ^ (w2 >> 19) ^ ((__u32)w2 >> 10);
 
-			wi = w[i & 15] + s0 + w[(i - 7) & 15] + s1;
-			w[i & 15] = wi;
+			wi = wv[i & 15] + s0 + wv[(i - 7) & 15] + s1;
+			wv[i & 15] = wi;
 		}
-		t1 = h + (ew_ror32(e, 6) ^ ew_ror32(e, 11) ^ ew_ror32(e, 25)) + ((e & f) ^ (~e & g)) +
-		     ew_sha256_k[i & 63] + wi;
-		t2 = (ew_ror32(a, 2) ^ ew_ror32(a, 13) ^ ew_ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		t1 = h + (__u32)((ee >> 6) ^ (ee >> 11) ^ (ee >> 25)) + (g ^ (e & (f ^ g))) + ew_sha256_k[i] + wi;
+		ab = a ^ b;
+		t2 = (__u32)((aa >> 2) ^ (aa >> 13) ^ (aa >> 22)) + (b ^ (ab & bc));
+		bc = ab;
 		h = g;
 		g = f;
 		f = e;

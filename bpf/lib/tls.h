@@ -33,6 +33,11 @@
 #include "md5.h"
 
 #define EW_TLS_GREASE(v) (((v) & 0x0f0f) == 0x0a0a && ((v) >> 8) == ((v) & 0xff))
+/*
+ * List entries handled per bpf_loop() iteration: a callback's call and
+ * return cost far more than its work (return thunks of CPU mitigations).
+ */
+#define EW_TLS_CHUNK 8
 #define EW_TLS_EXT_RAW (EW_TLS_MAX_EXT + 16) /* extension entries walked, GREASE included */
 
 /* A verdict packed for return: reason << 8 | action. */
@@ -67,40 +72,53 @@ static __always_inline char ew_hexc(__u32 n)
 	return n < 10 ? '0' + n : 'a' + n - 10;
 }
 
+/* Iteration i of a list of c->s->cur.n entries: entries j = i * EW_TLS_CHUNK ... */
+#define EW_TLS_EACH(c, i, j)                                                                        \
+	_Pragma("unroll") for (__u32 q_ = 0, j = (i) * EW_TLS_CHUNK; q_ < EW_TLS_CHUNK; q_++, j++)  \
+		if (j < (c)->s->cur.n)
+
 /* --- parser ---------------------------------------------------------------- */
 
+/* Cipher suites (c->s->cur.n from c->s->cur.off), GREASE removed, into h.cs. */
 static long ew_tls_cs_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
 	struct ew_tls_scratch *s = c->s;
-	__u32 v = ew_b16(c->b, s->cur.off + 2 * i);
 
-	if (EW_TLS_GREASE(v))
-		return 0;
-	if (s->h.ncs >= EW_TLS_MAX_CS) {
-		s->cur.err = EW_TLS_UNSUPPORTED;
-		return 1;
+	EW_TLS_EACH(c, i, j) {
+		__u32 v = ew_b16(c->b, s->cur.off + 2 * j);
+
+		if (EW_TLS_GREASE(v))
+			continue;
+		if (s->h.ncs >= EW_TLS_MAX_CS) {
+			s->cur.err = EW_TLS_UNSUPPORTED;
+			return 1;
+		}
+		s->h.cs[s->h.ncs & (EW_TLS_MAX_CS - 1)] = v;
+		s->h.ncs++;
 	}
-	s->h.cs[s->h.ncs & (EW_TLS_MAX_CS - 1)] = v;
-	s->h.ncs++;
 	return 0;
 }
 
-static long ew_tls_l16_cb(__u32 j, void *arg)
+/* A u16 list (c->s->cur.n entries from c->s->cur.ld), GREASE removed, into c->dst. */
+static long ew_tls_l16_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
 	struct ew_tls_scratch *s = c->s;
-	__u32 v = ew_b16(c->b, s->cur.ld + 2 * j);
 	__u16 *n = c->cnt;
 
-	if (EW_TLS_GREASE(v))
-		return 0;
-	if (*n >= EW_TLS_MAX_LIST) {
-		s->cur.err = EW_TLS_UNSUPPORTED;
-		return 1;
+	EW_TLS_EACH(c, i, j) {
+		__u32 v = ew_b16(c->b, s->cur.ld + 2 * j);
+
+		if (EW_TLS_GREASE(v))
+			continue;
+		if (*n >= EW_TLS_MAX_LIST) {
+			s->cur.err = EW_TLS_UNSUPPORTED;
+			return 1;
+		}
+		c->dst[*n & (EW_TLS_MAX_LIST - 1)] = v;
+		(*n)++;
 	}
-	c->dst[*n & (EW_TLS_MAX_LIST - 1)] = v;
-	(*n)++;
 	return 0;
 }
 
@@ -116,9 +134,10 @@ static __always_inline void ew_tls_list16(struct ew_tls_pctx *c, __u32 d, __u32 
 		return;
 	}
 	s->cur.ld = d + lb;
+	s->cur.n = ll / 2;
 	c->dst = dst;
 	c->cnt = n;
-	bpf_loop(ll / 2, ew_tls_l16_cb, c, 0);
+	bpf_loop((ll / 2 + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_l16_cb, c, 0);
 }
 
 static long ew_tls_ver_cb(__u32 j, void *arg)
@@ -279,6 +298,11 @@ static long ew_tls_ext_cb(__u32 i, void *arg)
 	}
 	h->ext[h->next & (EW_TLS_MAX_EXT - 1)] = type;
 	h->next++;
+	if (type != 0x0000 && type != 0x0010) {
+		/* JA4 c's list: extensions but SNI and ALPN */
+		s->tmp[s->cur.nt & (EW_TLS_MAX_EXT - 1)] = type;
+		s->cur.nt++;
+	}
 	switch (type) {
 	case 0x0000:
 		ew_tls_sni(c, d, len);
@@ -320,6 +344,7 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 	__builtin_memset(&s->fp, 0, sizeof(s->fp));
 	s->cur.err = 0;
 	s->cur.seen = 0;
+	s->cur.nt = 0;
 	/* The handshake must lie within the record. */
 	if (ew_b8(b, 5) != 1)
 		return EW_TLS_MALFORMED; /* not a ClientHello after all */
@@ -338,7 +363,8 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 	if ((n & 1) || off + n > hs_end)
 		return EW_TLS_MALFORMED;
 	s->cur.off = off;
-	bpf_loop(n / 2, ew_tls_cs_cb, c, 0);
+	s->cur.n = n / 2;
+	bpf_loop((n / 2 + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_cs_cb, c, 0);
 	if (s->cur.err)
 		return s->cur.err;
 	off += n;
@@ -368,28 +394,38 @@ static __always_inline int ew_tls_parse(struct ew_tls_pctx *c, __u32 need)
 /* --- strings and hashes ---------------------------------------------------- */
 
 /*
- * Rank sort: entry i goes after every smaller entry and every equal one
- * before it, i.e. after every (value, index) key below its own. The count is
- * branchless (the borrow of a 64-bit subtraction) so the verifier walks one
- * path per iteration.
+ * Insertion sort, EW_TLS_CHUNK entries per iteration: entry j goes into
+ * sorted[0..j) after every entry not above it, so the work is the list's
+ * inversions, not its length squared (hellos list most of their ciphers and
+ * extensions in ascending order). Equal entries are indistinguishable in
+ * the output.
  */
-static long ew_tls_rank_cb(__u32 i, void *arg)
+static long ew_tls_ins_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
-	const __u16 *a = c->list;
-	__u32 v = a[i & (EW_TLS_MAX_CS - 1)], n = c->s->cur.n, rank = 0;
-	__u64 me = (__u64)v << 16 | i;
+	__u16 *d = c->s->sorted;
+	__u32 n = c->s->cur.n;
 
-	for (__u32 j = 0; j < EW_TLS_MAX_CS; j++) {
-		__u64 d;
+#pragma unroll
+	for (int q = 0; q < EW_TLS_CHUNK; q++) {
+		__u32 j = i * EW_TLS_CHUNK + q, k = j, v;
 
 		if (j >= n)
 			break;
-		d = ((__u64)a[j & (EW_TLS_MAX_CS - 1)] << 16 | j) - me;
-		barrier_var(d); /* else clang 14-19 turn the borrow back into a branch */
-		rank += d >> 63;
+		v = c->list[j & (EW_TLS_MAX_CS - 1)];
+		for (__u32 m = 0; m < EW_TLS_MAX_CS; m++) {
+			__u32 u;
+
+			if (k == 0)
+				break;
+			u = d[(k - 1) & (EW_TLS_MAX_CS - 1)];
+			if (u <= v)
+				break;
+			d[k & (EW_TLS_MAX_CS - 1)] = u;
+			k--;
+		}
+		d[k & (EW_TLS_MAX_CS - 1)] = v;
 	}
-	c->s->sorted[rank & (EW_TLS_MAX_CS - 1)] = v;
 	return 0;
 }
 
@@ -399,43 +435,89 @@ static __always_inline void ew_tls_putc(struct ew_tls_scratch *s, char ch)
 	s->cur.pos++;
 }
 
-/* Append list entry i as 4 lowercase hex digits, comma-separated. */
+/*
+ * Append the first n (<= 8) bytes of the little-endian word w with one
+ * 8-byte store; the bytes after them are overwritten by later appends or
+ * by ew_hash_pad(). Near the end of str the store is moved back to fit:
+ * only strings that fail the callers' length checks get there.
+ */
+static __always_inline void ew_tls_put8(struct ew_tls_scratch *s, __u64 w, __u32 n)
+{
+	__u32 pos = s->cur.pos & EW_TLS_STR_MASK;
+
+	if (pos > EW_TLS_STR - 8)
+		pos = EW_TLS_STR - 8;
+	*(__u64 *)(s->str + pos) = w;
+	s->cur.pos += n;
+}
+
+
+/* v's 4 lowercase hex digits as the bytes of a word, first digit lowest. */
+static __always_inline __u64 ew_hex4(__u32 v)
+{
+	__u64 t = (v >> 12 & 0xf) | (v >> 8 & 0xf) << 8 | (v >> 4 & 0xf) << 16 | (__u64)(v & 0xf) << 24;
+	__u64 ge10 = ((t + 0x06060606) >> 4) & 0x01010101; /* 1 in each byte >= 10 */
+
+	return t + 0x30303030 + ge10 * ('a' - '0' - 10);
+}
+
+/* Append list entries as 4 lowercase hex digits, comma-separated. */
 static long ew_tls_hex_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
-	struct ew_tls_scratch *s = c->s;
-	__u32 v = c->list[i & (EW_TLS_MAX_CS - 1)];
 
-	if (i)
-		ew_tls_putc(s, ',');
-	ew_tls_putc(s, ew_hexc(v >> 12));
-	ew_tls_putc(s, ew_hexc(v >> 8));
-	ew_tls_putc(s, ew_hexc(v >> 4));
-	ew_tls_putc(s, ew_hexc(v));
+	EW_TLS_EACH(c, i, j) {
+		__u64 w = ew_hex4(c->list[j & (EW_TLS_MAX_CS - 1)]);
+
+		if (j)
+			ew_tls_put8(c->s, w << 8 | ',', 5);
+		else
+			ew_tls_put8(c->s, w, 4);
+	}
 	return 0;
+}
+
+/*
+ * v (< 65536) in decimal as the bytes of a word, first digit lowest, after
+ * the byte sep unless it is 0; *n: the bytes used. Digits come from
+ * multiplications: (x * 0xcccd) >> 19 is x / 10 for x < 81920.
+ */
+static __always_inline __u64 ew_dec5(__u32 v, __u32 sep, __u32 *n)
+{
+	__u64 q1 = ((__u64)v * 0xcccd) >> 19, q2 = (q1 * 0xcccd) >> 19;
+	__u64 q3 = (q2 * 0xcccd) >> 19, q4 = (q3 * 0xcccd) >> 19;
+	__u64 w = q4 | (q3 - 10 * q4) << 8 | (q2 - 10 * q3) << 16 | (q1 - 10 * q2) << 24 |
+		  ((__u64)v - 10 * q1) << 32;
+	__u32 lead = (v < 10000) + (v < 1000) + (v < 100) + (v < 10); /* zeros to drop */
+
+	w = (w + 0x3030303030ull) >> (8 * lead);
+	*n = 5 - lead;
+	if (sep) {
+		w = w << 8 | sep;
+		*n += 1;
+	}
+	return w;
 }
 
 static __always_inline void ew_tls_putdec(struct ew_tls_scratch *s, __u32 v)
 {
-	if (v >= 10000)
-		ew_tls_putc(s, '0' + v / 10000 % 10);
-	if (v >= 1000)
-		ew_tls_putc(s, '0' + v / 1000 % 10);
-	if (v >= 100)
-		ew_tls_putc(s, '0' + v / 100 % 10);
-	if (v >= 10)
-		ew_tls_putc(s, '0' + v / 10 % 10);
-	ew_tls_putc(s, '0' + v % 10);
+	__u32 n;
+	__u64 w = ew_dec5(v, 0, &n);
+
+	ew_tls_put8(s, w, n);
 }
 
-/* Append list entry i in decimal, dash-separated (JA3). */
+/* Append list entries in decimal, dash-separated (JA3). */
 static long ew_tls_dec_cb(__u32 i, void *arg)
 {
 	struct ew_tls_pctx *c = arg;
 
-	if (i)
-		ew_tls_putc(c->s, '-');
-	ew_tls_putdec(c->s, c->list[i & (EW_TLS_MAX_CS - 1)]);
+	EW_TLS_EACH(c, i, j) {
+		__u32 n;
+		__u64 w = ew_dec5(c->list[j & (EW_TLS_MAX_CS - 1)], j ? '-' : 0, &n);
+
+		ew_tls_put8(c->s, w, n);
+	}
 	return 0;
 }
 
@@ -443,19 +525,21 @@ static __always_inline void ew_tls_sort(struct ew_tls_pctx *c, const __u16 *list
 {
 	c->list = list;
 	c->s->cur.n = n;
-	bpf_loop(n, ew_tls_rank_cb, c, 0);
+	bpf_loop((n + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_ins_cb, c, 0);
 }
 
 static __always_inline void ew_tls_hexlist(struct ew_tls_pctx *c, const __u16 *list, __u32 n)
 {
 	c->list = list;
-	bpf_loop(n, ew_tls_hex_cb, c, 0);
+	c->s->cur.n = n;
+	bpf_loop((n + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_hex_cb, c, 0);
 }
 
 static __always_inline void ew_tls_declist(struct ew_tls_pctx *c, const __u16 *list, __u32 n)
 {
 	c->list = list;
-	bpf_loop(n, ew_tls_dec_cb, c, 0);
+	c->s->cur.n = n;
+	bpf_loop((n + EW_TLS_CHUNK - 1) / EW_TLS_CHUNK, ew_tls_dec_cb, c, 0);
 }
 
 static long ew_tls_sha_cb(__u32 i, void *arg)
@@ -474,21 +558,52 @@ static long ew_tls_md5_cb(__u32 i, void *arg)
 	return 0;
 }
 
-/* SHA-256 of s->str[0..pos), its first 12 hex digits at out. */
+/*
+ * The padded string (nblk blocks) as an ew_tls_digests key: zeros after it
+ * up to EW_TLS_DKEY (two blocks). False if it is longer.
+ */
+_Static_assert(EW_TLS_DKEY == 128, "ew_tls_dkey() zeroes one block after a one-block string");
+static __always_inline bool ew_tls_dkey(struct ew_tls_scratch *s, __u32 nblk)
+{
+	if (nblk > 2)
+		return false;
+	if (nblk == 1)
+		__builtin_memset(s->str + 64, 0, 64);
+	return true;
+}
+
+/*
+ * SHA-256 of s->str[0..pos), its first 12 hex digits at out. A string short
+ * enough for an ew_tls_digests key is looked up there first, and its
+ * digest stored there once computed.
+ */
 static __always_inline void ew_tls_sha12(struct ew_tls_pctx *c, char *out)
 {
 	struct ew_tls_scratch *s = c->s;
-	__u32 nblk;
+	__u32 nblk = ew_hash_pad((__u8 *)s->str, s->cur.pos, EW_TLS_STR_MASK, true), st0, st1;
+	bool keyed = ew_tls_dkey(s, nblk);
+	struct ew_tls_digest *d = keyed ? bpf_map_lookup_elem(&ew_tls_digests, s->str) : NULL;
 
-	ew_sha256_init(s->st);
-	nblk = ew_hash_pad((__u8 *)s->str, s->cur.pos, EW_TLS_STR_MASK, true);
-	bpf_loop(nblk, ew_tls_sha_cb, c, 0);
+	if (d) {
+		st0 = d->d[0];
+		st1 = d->d[1];
+	} else {
+		ew_sha256_init(s->st);
+		bpf_loop(nblk, ew_tls_sha_cb, c, 0);
+		st0 = s->st[0];
+		st1 = s->st[1];
+		if (keyed) {
+			s->dig.d[0] = st0;
+			s->dig.d[1] = st1;
+			bpf_map_update_elem(&ew_tls_digests, s->str, &s->dig, BPF_ANY);
+		}
+	}
 #pragma unroll
 	for (int k = 0; k < 8; k++)
-		out[k] = ew_hexc(s->st[0] >> (28 - 4 * k));
+		out[k] = ew_hexc(st0 >> (28 - 4 * k));
 #pragma unroll
 	for (int k = 0; k < 4; k++)
-		out[8 + k] = ew_hexc(s->st[1] >> (28 - 4 * k));
+		out[8 + k] = ew_hexc(st1 >> (28 - 4 * k));
 }
 
 static __always_inline void ew_tls_zero12(char *out)
@@ -544,18 +659,6 @@ static __always_inline void ew_tls_ja4_a(const struct ew_tls_hello *h, char *o)
 	o[10] = '_';
 }
 
-static long ew_tls_filter_cb(__u32 i, void *arg)
-{
-	struct ew_tls_scratch *s = ((struct ew_tls_pctx *)arg)->s;
-	__u32 e = s->h.ext[i & (EW_TLS_MAX_EXT - 1)];
-
-	if (e != 0x0000 && e != 0x0010) {
-		s->tmp[s->cur.nt & (EW_TLS_MAX_EXT - 1)] = e;
-		s->cur.nt++;
-	}
-	return 0;
-}
-
 /* JA4 a and b: counts, version, ALPN; the sorted cipher list's hash. */
 static __always_inline void ew_tls_ja4_ab(struct ew_tls_pctx *c)
 {
@@ -582,8 +685,6 @@ static __always_inline void ew_tls_ja4_c(struct ew_tls_pctx *c)
 	struct ew_tls_hello *h = &s->h;
 	char *ja4 = s->fp.ja4;
 
-	s->cur.nt = 0;
-	bpf_loop(h->next, ew_tls_filter_cb, c, 0);
 	if (s->cur.nt) {
 		ew_tls_sort(c, s->tmp, s->cur.nt);
 		s->cur.pos = 0;
@@ -806,7 +907,7 @@ static __always_inline __u32 ew_tls_fail(const struct ew_flow_key *k, struct ew_
 /*
  * The hello's work in three global functions, each called from ew_xdp in
  * turn with the scratch carrying the state between them: the bpf_loop()
- * callbacks (SHA-256 spills 144 bytes) then stack on one small frame, and
+ * callbacks (SHA-256 spills 104 bytes) then stack on one small frame, and
  * all frames share 512 bytes (kernel 6.1-6.18, clang 14-19). Global
  * functions are also verified once, whatever their callers.
  */

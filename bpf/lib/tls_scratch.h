@@ -15,6 +15,17 @@
 #define EW_TLS_MAX_PF 16	/* EC point formats kept */
 #define EW_TLS_STR 2048		/* string hashed for JA4 b / c and JA3 */
 #define EW_TLS_STR_MASK (EW_TLS_STR - 1)
+#define EW_TLS_DKEY 128		/* JA4 strings padded to 2 blocks or less have their digest cached */
+
+/* An ew_tls_digests key: a padded string, zeros after the padding. */
+struct ew_tls_dkey {
+	__u8 b[EW_TLS_DKEY];
+};
+
+/* A cached JA4 digest: its first two words (the 12 hex digits kept). */
+struct ew_tls_digest {
+	__u32 d[2];
+};
 
 /* A hello being reassembled from several TCP segments, per flow. */
 struct ew_tls_reasm {
@@ -53,7 +64,7 @@ struct ew_tls_hello {
 struct ew_tls_cur {
 	__u32 off;	/* cursor in the record */
 	__u32 end;	/* end of the extension block */
-	__u32 n;	/* entries in the list being sorted */
+	__u32 n;	/* entries in the list being read, sorted or printed */
 	__u32 pos;	/* length of str */
 	__u32 err;	/* enum ew_tls_state of a failure, 0 while fine */
 	__u32 nt;	/* entries in tmp */
@@ -72,6 +83,7 @@ struct ew_tls_scratch {
 	__u32 st[8];		     /* hash state */
 	__u32 w[16];		     /* SHA-256 message schedule, MD5 block words */
 	struct ew_fp_key key;	     /* fingerprint rule lookups */
+	struct ew_tls_digest dig;    /* a digest to cache */
 	char str[EW_TLS_STR];	     /* the string being hashed, padded in place */
 	struct ew_tls_fp fp;	     /* the result */
 };

@@ -526,6 +526,51 @@ EW_TEST(tls_ports)
 	       ASSERT_EQ(ctr(r, EW_C_TLS_HELLO), 1);
 }
 
+/*
+ * JA4's SHA-256 digests are cached by hashed string (ew_tls_digests): a
+ * second connection with the same lists gets the same fingerprint from the
+ * cache, and a poisoned cache shows that the digests come from there.
+ */
+EW_TEST(tls_digest_cache)
+{
+	struct bpfrun *r = rig(false);
+	size_t len = h_browser(rec, sizeof(rec));
+	struct seg syn = { .dport = 8443, .flags = PKT_SYN, .seq = ISN - 1 };
+	struct seg s = { .dport = 8443, .seq = ISN, .data = rec, .len = len };
+	struct ew_flow_key k;
+	struct ew_conn c;
+	struct ew_ja4 want;
+	char poisoned[40];
+	uint8_t key[512], next[512];
+	__u32 ret, val[2] = { 0xffffffff, 0xffffffff };
+	int fd, n = 0;
+	bool ok = true;
+
+	if (!ASSERT_TRUE(r) || !ASSERT_EQ(ew_ja4_compute(rec, len, &want), EW_TLS_OK))
+		return false;
+	fd = bpf_map__fd(r->skel->maps.ew_tls_digests);
+	if (!ASSERT_TRUE(bpf_map__key_size(r->skel->maps.ew_tls_digests) <= sizeof(key)))
+		return false;
+	/* First connection: hashed and cached (both strings fit a key). */
+	ok &= send_hello(r, 4, 0, rec, len, (size_t[]){ 0 }, NULL, 1, &k, &ret) && conn_get(r, &k, &c);
+	ok &= ASSERT_STREQ(c.tls.ja4, want.ja4);
+	for (void *p = NULL; !bpf_map_get_next_key(fd, p, next); p = key, n++)
+		memcpy(key, next, sizeof(key));
+	ok &= ASSERT_EQ(n, 2);
+	/* Second: from the cache, the same. */
+	ok &= send_hello(r, 6, 0, rec, len, (size_t[]){ 0 }, NULL, 1, &k, &ret) && conn_get(r, &k, &c);
+	ok &= ASSERT_STREQ(c.tls.ja4, want.ja4) && ASSERT_STREQ(c.tls.ja3, want.ja3);
+	/* Third, with the cached digests overwritten: they show in JA4, JA3 is hashed. */
+	for (void *p = NULL; !bpf_map_get_next_key(fd, p, next); p = key) {
+		ok &= ASSERT_EQ(bpf_map_update_elem(fd, next, val, BPF_EXIST), 0);
+		memcpy(key, next, sizeof(key));
+	}
+	snprintf(poisoned, sizeof(poisoned), "%.11sffffffffffff_ffffffffffff", want.ja4);
+	ok &= ASSERT_EQ(send_seg(r, &syn, &ret, &k), 0) && ASSERT_EQ(send_seg(r, &s, &ret, NULL), 0) &&
+	      conn_get(r, &k, &c);
+	return ok && ASSERT_STREQ(c.tls.ja4, poisoned) && ASSERT_STREQ(c.tls.ja3, want.ja3);
+}
+
 /* Average kernel time of one run of each of n frames built by mk(i). */
 static __u64 avg_ns(struct bpfrun *r, int n, int (*mk)(int i, int part, uint8_t *fr), int part)
 {
