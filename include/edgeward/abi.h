@@ -115,8 +115,8 @@ enum ew_event_type {
 
 /* ew_evstate value, per CPU: the event token bucket and its counters. */
 struct ew_evstate {
-	__u64 tokens_m;	  /* milli-events left in the bucket */
-	__u64 last_ns;	  /* last refill */
+	__u64 full_ns;	  /* when the bucket is full again (bpf/lib/events.h) */
+	__u64 reserved;
 	__u64 sent;	  /* events written to the ring */
 	__u64 lost;	  /* events the ring had no room for */
 	__u64 suppressed; /* events over the rate limit */
