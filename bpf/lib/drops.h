@@ -6,7 +6,10 @@
  * that came from its hello or from a detector. Every drop given to a flow is
  * also written to ew_dropped (small, shared, holding drops only, so a flood
  * of passed flows cannot push it out), which is read only when the flow
- * table misses: mid-flow packets pay nothing. BPF only.
+ * table misses: mid-flow packets pay nothing. A bit per key hash in
+ * ew_dropmark, set before the write, lets a flow that was never dropped (a
+ * new flow, each packet of a blocklisted source) skip that lookup too.
+ * BPF only.
  */
 #ifndef EW_DROPS_H
 #define EW_DROPS_H
@@ -26,10 +29,17 @@ __noinline int ew_drop_remember(const struct ew_flow_key *k, __u32 gen, __u8 rea
 {
 	struct ew_drop d = { .gen = gen, .reason = reason };
 	struct ew_flow_key key;
+	__u32 bit, w;
+	__u64 *m;
 
 	if (!k)
 		return 0;
 	__builtin_memcpy(&key, k, sizeof(key));
+	bit = ew_dropmark_bit(&key);
+	w = bit / 64;
+	m = bpf_map_lookup_elem(&ew_dropmark, &w);
+	if (m)
+		__sync_fetch_and_or(m, 1ull << (bit % 64));
 	return bpf_map_update_elem(&ew_dropped, &key, &d, BPF_ANY);
 }
 
@@ -41,8 +51,13 @@ __noinline int ew_drop_remember(const struct ew_flow_key *k, __u32 gen, __u8 rea
  */
 static __always_inline __u32 ew_drop_recall(struct ew_flow_key *k, __u32 gen)
 {
-	struct ew_drop *d = bpf_map_lookup_elem(&ew_dropped, k);
+	__u32 bit = ew_dropmark_bit(k), w = bit / 64;
+	__u64 *m = bpf_map_lookup_elem(&ew_dropmark, &w);
+	struct ew_drop *d;
 
+	if (m && !(*m & (1ull << (bit % 64))))
+		return 0; /* never dropped */
+	d = bpf_map_lookup_elem(&ew_dropped, k);
 	if (!d)
 		return 0;
 	if (d->gen == gen && gen)

@@ -199,6 +199,26 @@ struct ew_drop {
 };
 
 /*
+ * ew_dropmark: a bit per hash of a flow key, set for every key written to
+ * ew_dropped and never cleared, so a clear bit proves the key is not there
+ * and spares the data path that lookup (bpf/lib/drops.h). 2^20 bits
+ * (128 KiB) against ew_dropped's 2^16 entries. The hash is shared with user
+ * space, which marks the keys of pins made before the map existed.
+ */
+#define EW_DROPMARK_BITS 20
+#define EW_DROPMARK_WORDS (1u << (EW_DROPMARK_BITS - 6)) /* __u64 words */
+
+static inline __u32 ew_dropmark_bit(const struct ew_flow_key *k)
+{
+	const __u16 *w = (const __u16 *)k; /* the key is 2-byte aligned */
+	__u32 h = 0;
+
+	for (int i = 0; i < (int)sizeof(*k) / 4; i++)
+		h = (h ^ (w[2 * i] | (__u32)w[2 * i + 1] << 16)) * 0x9e3779b1u;
+	return h >> (32 - EW_DROPMARK_BITS);
+}
+
+/*
  * Evidence bits a flow collects (enum ew_evidence): detectors set them on
  * ew_conn.reasons; `edgeward policy` maps each to an action. Bit i is counted
  * in ew_evcount[i]; ew_evcount[EW_EV_MAX] counts flows with any bit.
