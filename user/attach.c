@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -85,12 +86,44 @@ fail:
 	return NULL;
 }
 
+/*
+ * Set ew_dropmark's bit of every key in ew_dropped: pins made by an edgeward
+ * without ew_dropmark hold drops the data path would otherwise never look
+ * up (bpf/lib/drops.h). Atomic ORs on the mapped array, as the data path's.
+ */
+int ew_dropmark_rebuild(int dropped_fd, int mark_fd)
+{
+	size_t len = EW_DROPMARK_WORDS * sizeof(__u64);
+	struct ew_flow_key k, next;
+	__u64 *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mark_fd, 0);
+	void *prev = NULL;
+	int err = 0;
+
+	if (m == MAP_FAILED) {
+		ew_err("mapping ew_dropmark: %s", strerror(errno));
+		return -1;
+	}
+	while (!bpf_map_get_next_key(dropped_fd, prev, &next)) {
+		__u32 bit = ew_dropmark_bit(&next);
+
+		__atomic_fetch_or(&m[bit / 64], 1ull << (bit % 64), __ATOMIC_SEQ_CST);
+		k = next;
+		prev = &k;
+	}
+	if (errno != ENOENT) {
+		ew_err("reading ew_dropped: %s", strerror(errno));
+		err = -1;
+	}
+	munmap(m, len);
+	return err;
+}
+
 int ew_attach(const char *ifname, const struct ew_attach_opts *o)
 {
 	struct edgeward_bpf *skel = NULL;
 	struct ew_iface rec = {}, prev = {};
 	char path[600];
-	bool had_prev = false, had_pins, link_created = false, hook_created = false;
+	bool had_prev = false, had_pins, had_mark, link_created = false, hook_created = false;
 	int ifindex, ifaces_fd = -1, link_fd = -1, prog_fd, err, ret = -1;
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = EW_TC_HANDLE, .priority = EW_TC_PRIO);
@@ -107,6 +140,8 @@ int ew_attach(const char *ifname, const struct ew_attach_opts *o)
 	if (ew_pin_dir_prepare() || ew_abi_check())
 		return -1;
 	had_pins = ew_pins_exist();
+	snprintf(path, sizeof(path), "%s/ew_dropmark", ew_g.pin_dir);
+	had_mark = access(path, F_OK) == 0;
 	if (had_pins) {
 		__u32 k = ifindex;
 
@@ -142,6 +177,9 @@ int ew_attach(const char *ifname, const struct ew_attach_opts *o)
 		ifaces_fd = bpf_map__fd(skel->maps.ew_ifaces);
 	}
 	ifaces_fd = dup(ifaces_fd);
+	if (had_pins && !had_mark &&
+	    ew_dropmark_rebuild(bpf_map__fd(skel->maps.ew_dropped), bpf_map__fd(skel->maps.ew_dropmark)))
+		goto out;
 	if (ew_config_bump(bpf_map__fd(skel->maps.ew_config))) {
 		ew_err("writing ew_config: %s", strerror(errno));
 		goto out;

@@ -109,6 +109,7 @@ struct ew_attach_opts {
 	uint32_t flows_max; /* 0: default or that of the existing pins */
 };
 int ew_attach(const char *ifname, const struct ew_attach_opts *o);
+int ew_dropmark_rebuild(int dropped_fd, int mark_fd);
 int ew_detach(const char *ifname);
 
 /* --- flows.c: reading the flow table ------------------------------------------ */

@@ -13,7 +13,7 @@
 
 /* Every map edgeward pins (bpf/lib/maps.h). */
 const char *const ew_pinned_maps[] = {
-	"ew_stats", "ew_counters", "ew_events", "ew_evstate", "ew_config", "ew_pfx4", "ew_pfx6", "ew_flows", "ew_dropped", "ew_conns", "ew_ifaces", "ew_fprules", "ew_tls_ports", "ew_detcfg", "ew_evcount", "ew_oskey", "ew_ossig", "ew_oslabel", "ew_tunmtu", "ew_tlsos", "ew_rate", "ew_fanout", "ew_tcprules",
+	"ew_stats", "ew_counters", "ew_events", "ew_evstate", "ew_config", "ew_pfx4", "ew_pfx6", "ew_flows", "ew_dropped", "ew_dropmark", "ew_conns", "ew_ifaces", "ew_fprules", "ew_tls_ports", "ew_detcfg", "ew_evcount", "ew_oskey", "ew_ossig", "ew_oslabel", "ew_tunmtu", "ew_tlsos", "ew_rate", "ew_fanout", "ew_tcprules",
 	"ew_fd_state", "ew_fd4_24", "ew_fd4_32", "ew_fd6_l1", "ew_fd6", "ew_fd_cls", "ew_fd_hits", "ew_feeds",
 	NULL,
 };

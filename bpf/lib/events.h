@@ -13,22 +13,28 @@
 #include "maps.h"
 #include "clock.h"
 
-/* Take one token from this CPU's bucket, refilled at EW_EVENT_RATE. */
+#define EW_EVENT_GAP_NS (1000000000ull / EW_EVENT_RATE) /* one token's worth of time */
+
+/*
+ * Take one token from this CPU's bucket, kept as the time it is full again
+ * (a token bucket in the form of GCRA, the generic cell rate algorithm): the
+ * bucket holds EW_EVENT_BURST - (full_ns - now) / gap tokens, so an event
+ * fits while full_ns <= now + (EW_EVENT_BURST - 1) * gap, and each event
+ * moves full_ns a gap on. A compare and an add per packet, no division and
+ * no rounding: the rate holds however close together packets come. The
+ * coarse clock is enough (it steps by a tick, and the tick's tokens come
+ * together); a full_ns further ahead than a whole burst means the clock went
+ * back (replay), and the bucket starts full.
+ */
 static __always_inline bool ew_event_admit(struct ew_evstate *s, __u64 now)
 {
-	const __u64 cap = (__u64)EW_EVENT_BURST * 1000;
-	__u64 el = now - s->last_ns;
+	__u64 full = s->full_ns;
 
-	if (now < s->last_ns || el >= 1000000000ull)
-		s->tokens_m = cap;
-	else
-		s->tokens_m += el * EW_EVENT_RATE / 1000000; /* ns * ev/s -> milli-events */
-	if (s->tokens_m > cap)
-		s->tokens_m = cap;
-	s->last_ns = now;
-	if (s->tokens_m < 1000)
+	if (full > now + EW_EVENT_BURST * EW_EVENT_GAP_NS)
+		full = now;
+	if (full > now + (EW_EVENT_BURST - 1) * EW_EVENT_GAP_NS)
 		return false;
-	s->tokens_m -= 1000;
+	s->full_ns = (full > now ? full : now) + EW_EVENT_GAP_NS;
 	return true;
 }
 
@@ -42,11 +48,10 @@ static __always_inline void ew_event_emit(__u8 type, __u8 hook, const struct ew_
 	__u32 zero = 0;
 	struct ew_evstate *s = bpf_map_lookup_elem(&ew_evstate, &zero);
 	struct ew_event *e;
-	__u64 now = ew_now();
 
 	if (!s)
 		return;
-	if (!ew_event_admit(s, now)) {
+	if (!ew_event_admit(s, ew_now_coarse())) {
 		s->suppressed++;
 		return;
 	}
@@ -55,7 +60,7 @@ static __always_inline void ew_event_emit(__u8 type, __u8 hook, const struct ew_
 		s->lost++;
 		return;
 	}
-	e->ts_ns = now;
+	e->ts_ns = ew_now(); /* the precise clock for what is sent */
 	__builtin_memcpy(&e->key, k, sizeof(e->key));
 	e->type = type;
 	e->hook = hook;

@@ -92,6 +92,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ew_dropped SEC(".maps");
 
+/* Bits over flow-key hashes: clear means "not in ew_dropped" (bpf/lib/drops.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EW_DROPMARK_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ew_dropmark SEC(".maps");
+
 /* Per-connection evidence (fingerprints, timings, reasons), shared by CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

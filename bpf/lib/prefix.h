@@ -7,7 +7,13 @@
 #include "parse.h"
 #include "stats.h"
 
-/* Returns the matched entry's action, or EW_A_PASS when no entry matches. */
+/*
+ * Returns the matched entry's action, or EW_A_PASS when no entry matches.
+ * The barrier keeps the two lookups apart: clang otherwise merges them into
+ * one call whose map is ew_pfx4 or ew_pfx6, and the verifier, seeing two maps
+ * at one call, leaves it to the generic helper, an indirect call (a retpoline
+ * where that mitigation is on) instead of a direct call into the trie.
+ */
 static __always_inline __u8 ew_prefix_lookup(const struct ew_pkt *p)
 {
 	struct ew_pfx_val *v;
@@ -22,6 +28,7 @@ static __always_inline __u8 ew_prefix_lookup(const struct ew_pkt *p)
 
 		__builtin_memcpy(k.addr, p->saddr, 16);
 		v = bpf_map_lookup_elem(&ew_pfx6, &k);
+		barrier_var(v);
 	}
 	if (!v)
 		return EW_A_PASS;

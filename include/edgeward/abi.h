@@ -116,8 +116,8 @@ enum ew_event_type {
 
 /* ew_evstate value, per CPU: the event token bucket and its counters. */
 struct ew_evstate {
-	__u64 tokens_m;	  /* milli-events left in the bucket */
-	__u64 last_ns;	  /* last refill */
+	__u64 full_ns;	  /* when the bucket is full again (bpf/lib/events.h) */
+	__u64 reserved;
 	__u64 sent;	  /* events written to the ring */
 	__u64 lost;	  /* events the ring had no room for */
 	__u64 suppressed; /* events over the rate limit */
@@ -198,6 +198,26 @@ struct ew_drop {
 	__u8 reason; /* enum ew_reason behind it */
 	__u8 pad[3];
 };
+
+/*
+ * ew_dropmark: a bit per hash of a flow key, set for every key written to
+ * ew_dropped and never cleared, so a clear bit proves the key is not there
+ * and spares the data path that lookup (bpf/lib/drops.h). 2^20 bits
+ * (128 KiB) against ew_dropped's 2^16 entries. The hash is shared with user
+ * space, which marks the keys of pins made before the map existed.
+ */
+#define EW_DROPMARK_BITS 20
+#define EW_DROPMARK_WORDS (1u << (EW_DROPMARK_BITS - 6)) /* __u64 words */
+
+static inline __u32 ew_dropmark_bit(const struct ew_flow_key *k)
+{
+	const __u16 *w = (const __u16 *)k; /* the key is 2-byte aligned */
+	__u32 h = 0;
+
+	for (int i = 0; i < (int)sizeof(*k) / 4; i++)
+		h = (h ^ (w[2 * i] | (__u32)w[2 * i + 1] << 16)) * 0x9e3779b1u;
+	return h >> (32 - EW_DROPMARK_BITS);
+}
 
 /*
  * Evidence bits a flow collects (enum ew_evidence): detectors set them on

@@ -7,6 +7,8 @@
  * packet and its length in bytes, the prefix lookups and entry hits, and the
  * flow entry it leaves. The flow_* tests run sequences on shared state.
  */
+#include <time.h>
+#include <unistd.h>
 #include <linux/bpf.h>
 #include "lib/test.h"
 #include "lib/pkt.h"
@@ -639,4 +641,53 @@ EW_TEST(flow_times_from_the_replay_clock)
 	ok = ok && send_frame(r, &(struct pkt_spec){ .tcp_flags = PKT_ACK }, &cached, &in) &&
 	     flow_of(r, &in, &fl) && ASSERT_EQ(fl.first_ns, 1000000) && ASSERT_EQ(fl.last_ns, 2500000);
 	return ok;
+}
+
+static __u64 coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static bool near(__u64 a, __u64 b, __u64 tol)
+{
+	return a > b ? a - b <= tol : b - a <= tol;
+}
+
+/* One frame through XDP, passed, and its flow's entry after it. */
+static bool passed_flow(struct bpfrun *r, const struct pkt_spec *s, struct ew_flow *fl)
+{
+	uint8_t f[PKT_MAX];
+	struct pkt_info in;
+	__u32 ret = ~0u;
+	int len = pkt_build(s, f, sizeof(f), &in);
+
+	CHECK(ASSERT_TRUE(len > 0));
+	CHECK(ASSERT_EQ(bpfrun_xdp(r, f, len, &ret), 0));
+	return ASSERT_EQ(ret, XDP_PASS) && flow_of(r, &in, fl);
+}
+
+/*
+ * A flow's last-seen time is the live coarse clock (bpf/lib/clock.h reads it
+ * once a tick per CPU and reuses it within the tick): after 30 ms the next
+ * packet's time has moved on with the clock, not stayed at the first.
+ */
+EW_TEST(flow_last_seen_follows_the_clock)
+{
+	const struct pkt_spec p = { .sport = 41900, .tcp_flags = PKT_ACK, .fill = 100 };
+	const __u64 tol = 200000000; /* ticks at any HZ, and a slow (emulated) machine */
+	struct bpfrun *r = bpfrun_shared(&(struct bpfrun_opts){ 0 });
+	struct ew_flow fl1, fl2;
+	__u64 t1, t2;
+
+	CHECK(ASSERT_TRUE(r != NULL));
+	CHECK(passed_flow(r, &p, &fl1));
+	t1 = coarse_now_ns();
+	usleep(30000);
+	CHECK(passed_flow(r, &p, &fl2));
+	t2 = coarse_now_ns();
+	return ASSERT_TRUE(near(fl1.last_ns, t1, tol)) && ASSERT_TRUE(near(fl2.last_ns, t2, tol)) &&
+	       ASSERT_TRUE(fl2.last_ns >= fl1.last_ns + 20000000);
 }

@@ -90,3 +90,34 @@ EW_TEST(dropped_flow_survives_a_flood)
 	CHECK(ASSERT_TRUE(bpfrun_flow_get(r, &k, &fl) != 0)); /* evicted */
 	return xdp_ret(r, &p, XDP_DROP, &in) && xdp_ret(r, &p, XDP_DROP, &in);
 }
+
+/*
+ * ew_dropmark: a key in ew_dropped whose bit is clear is never looked up (a
+ * live drop written behind the data path's back is not seen), and
+ * ew_dropmark_rebuild(), run by attach on pins made before ew_dropmark,
+ * marks every key there, after which the drop holds.
+ */
+EW_TEST(dropmark_guards_the_lookup)
+{
+	const struct pkt_spec p = { .saddr = SRC, .sport = 41002, .tcp_flags = PKT_ACK, .fill = 100 };
+	struct ew_config cfg;
+	struct ew_flow_key k;
+	struct ew_drop d = { .reason = EW_R_PREFIX };
+	struct pkt_info in;
+	struct bpfrun r;
+	__u32 zero = 0;
+	bool ok;
+
+	CHECK(ASSERT_EQ(bpfrun_open(&r, &(struct bpfrun_opts){ 0 }), 0));
+	ok = ASSERT_EQ(pkt_build(&p, (uint8_t[PKT_MAX]){ 0 }, PKT_MAX, &in) > 0, 1) &&
+	     ASSERT_EQ(bpf_map_lookup_elem(r.config_fd, &zero, &cfg), 0);
+	bpfrun_flow_key(&k, &in, false);
+	d.gen = cfg.gen;
+	ok = ok && ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r.skel->maps.ew_dropped), &k, &d, BPF_ANY), 0) &&
+	     xdp_ret(&r, &p, XDP_PASS, &in) && ASSERT_EQ(bpf_map_delete_elem(r.flows_fd, &k), 0) &&
+	     ASSERT_EQ(ew_dropmark_rebuild(bpf_map__fd(r.skel->maps.ew_dropped),
+					   bpf_map__fd(r.skel->maps.ew_dropmark)), 0) &&
+	     xdp_ret(&r, &p, XDP_DROP, &in);
+	bpfrun_close(&r);
+	return ok;
+}

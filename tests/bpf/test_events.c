@@ -125,3 +125,37 @@ out:
 	bpfrun_close(&r);
 	return ok;
 }
+
+/*
+ * A flood's packets come far closer together than one token's worth of time
+ * (EW_EVENT_RATE 2000: a token every 500 us); the bucket still refills at
+ * the rate. Here one packet every 250 ns for 1 ms after the burst: 2 events.
+ */
+EW_TEST(events_rate_holds_under_flood)
+{
+	struct pkt_spec s = { .saddr = "198.18.0.1", .sport = 40003 };
+	const __u64 t0 = 20ull * 1000000000, step = 250, n = 1000000 / step;
+	struct ew_evstate st;
+	uint8_t buf[PKT_MAX];
+	struct bpfrun r;
+	bool ok = false;
+	int len = pkt_build(&s, buf, sizeof(buf), NULL);
+
+	if (!ASSERT_TRUE(len > 0) || !ASSERT_EQ(bpfrun_open(&r, &(struct bpfrun_opts){ .replay = true }), 0))
+		return false;
+	if (bpfrun_prefix_add(&r, "198.18.0.1/32", EW_A_DROP, "t") || bpfrun_rules_changed(&r))
+		goto out;
+	bpfrun_set_now(&r, t0);
+	if (!run_n(&r, buf, len, EW_EVENT_BURST, XDP_DROP))
+		goto out;
+	for (__u64 i = 1; i <= n; i++) {
+		bpfrun_set_now(&r, t0 + i * step);
+		if (!run_n(&r, buf, len, 1, XDP_DROP))
+			goto out;
+	}
+	ok = evstate(&r, &st) && ASSERT_EQ(st.sent, EW_EVENT_BURST + 2) && ASSERT_EQ(st.suppressed, n - 2) &&
+	     ASSERT_EQ(st.lost, 0);
+out:
+	bpfrun_close(&r);
+	return ok;
+}
