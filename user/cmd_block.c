@@ -210,15 +210,7 @@ int cmd_block(int argc, char **argv)
 		if (!ew_rule_opt(c, usage, &action, &label))
 			ew_usage_error(usage, "bad option");
 	}
-	if (optind >= argc)
-		ew_usage_error(usage, "add, del or list?");
-	sub = argv[optind++];
-	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list"))
-		ew_usage_error(usage, "unknown subcommand '%s'", sub);
-	if (strcmp(sub, "list") && optind >= argc)
-		ew_usage_error(usage, "which prefixes?");
-	if (!strcmp(sub, "list") && optind < argc)
-		ew_usage_error(usage, "list takes no prefixes");
+	sub = ew_rule_sub(usage, argc, argv, "prefixes");
 	if (ew_require_caps(EW_NEED_BPF) || ew_abi_check())
 		return 1;
 	fd4 = ew_map_open("ew_pfx4");

@@ -361,15 +361,7 @@ int cmd_fp(int argc, char **argv)
 		return fp_hello(optind < argc && strcmp(argv[optind], "-") ? argv[optind] : NULL);
 	}
 	if (!strcmp(sub, "ports")) {
-		if (optind >= argc)
-			ew_usage_error(usage, "ports add, del or list?");
-		sub = argv[optind++];
-		if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list"))
-			ew_usage_error(usage, "unknown ports subcommand '%s'", sub);
-		if (strcmp(sub, "list") && optind >= argc)
-			ew_usage_error(usage, "which ports?");
-		if (!strcmp(sub, "list") && optind < argc)
-			ew_usage_error(usage, "ports list takes no ports");
+		sub = ew_rule_sub(usage, argc, argv, "ports");
 		if (ew_require_caps(EW_NEED_BPF) || ew_abi_check())
 			return 1;
 		fd = ew_map_open("ew_tls_ports");

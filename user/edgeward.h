@@ -57,6 +57,11 @@ int ew_common_opt(int c, const char *usage);
 void ew_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* --action drop|flag|allow ('a') and --label TEXT ('l') of the rule commands: 1 if c was one. */
 int ew_rule_opt(int c, const char *usage, int *action, const char **label);
+/*
+ * The add|del|list subcommand of a rule command at argv[optind] (consumed):
+ * add and del need values (`what`, for the message), list takes none.
+ */
+const char *ew_rule_sub(const char *usage, int argc, char **argv, const char *what);
 
 /* --- caps.c ---------------------------------------------------------------- */
 enum ew_need { EW_NEED_BPF = 1, EW_NEED_NET = 2, EW_NEED_SYS = 4 };

@@ -1036,15 +1036,14 @@ int ew_fd_state_dir(char *buf, size_t len)
 
 #define STORE_MAGIC "EWFEED1\n"
 
-/* NAME.feed, or NAME.feed.new for a staged copy. */
-static int store_write(const char *dir, const char *name, const char *suffix, const struct ew_prefix *p,
-		       size_t n)
+/* NAME.feed.new: a load's entries, until its swap is recorded (ew_fd_store_commit). */
+int ew_fd_store_stage(const char *dir, const char *name, const struct ew_prefix *p, size_t n)
 {
 	char tmp[600], path[600];
 	uint64_t cnt = n;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s.feed%s", dir, name, suffix);
+	snprintf(path, sizeof(path), "%s/%s.feed.new", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.feed.tmp", dir, name);
 	f = fopen(tmp, "w");
 	if (!f || fwrite(STORE_MAGIC, 8, 1, f) != 1 || fwrite(&cnt, 8, 1, f) != 1 ||
@@ -1062,16 +1061,6 @@ static int store_write(const char *dir, const char *name, const char *suffix, co
 		return -1;
 	}
 	return 0;
-}
-
-int ew_fd_store_save(const char *dir, const char *name, const struct ew_prefix *p, size_t n)
-{
-	return store_write(dir, name, "", p, n);
-}
-
-int ew_fd_store_stage(const char *dir, const char *name, const struct ew_prefix *p, size_t n)
-{
-	return store_write(dir, name, ".new", p, n);
 }
 
 int ew_fd_store_commit(const char *dir, const char *name)

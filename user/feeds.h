@@ -175,7 +175,6 @@ json_object *ew_feed_tables_json(const struct ew_fd_maps *m);
 
 /* The state directory: each feed's entries, kept for rebuilding on reload. */
 int ew_fd_state_dir(char *buf, size_t len);
-int ew_fd_store_save(const char *dir, const char *name, const struct ew_prefix *p, size_t n);
 int ew_fd_store_load(const char *dir, const char *name, struct ew_prefix **p, size_t *n);
 int ew_fd_store_del(const char *dir, const char *name);
 /* A load's entries are staged (NAME.feed.new) before its swap, committed after. */

@@ -143,6 +143,22 @@ int ew_evidence_parse(const char *s)
 	return -1;
 }
 
+const char *ew_rule_sub(const char *usage, int argc, char **argv, const char *what)
+{
+	const char *sub;
+
+	if (optind >= argc)
+		ew_usage_error(usage, "add, del or list?");
+	sub = argv[optind++];
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list"))
+		ew_usage_error(usage, "unknown subcommand '%s'", sub);
+	if (strcmp(sub, "list") && optind >= argc)
+		ew_usage_error(usage, "which %s?", what);
+	if (!strcmp(sub, "list") && optind < argc)
+		ew_usage_error(usage, "list takes no %s", what);
+	return sub;
+}
+
 int ew_rule_opt(int c, const char *usage, int *action, const char **label)
 {
 	if (c == 'a') {
